@@ -1,0 +1,152 @@
+import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import { EVENT_TYPES } from '../event/canonical-event.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+/** A duration such as `10s`, validated at load time, carried as milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a duration (examples: 500ms, 10s, 5m, 2h, 1d)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (examples: 512kb, 1mb)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/** An IPv4/IPv6 address or CIDR block. */
+export const cidr = z
+  .string()
+  .refine(isCidr, { message: 'is not an IP address or CIDR block (e.g. 203.0.113.0/24)' });
+
+function isCidr(text: string): boolean {
+  const [address, prefix] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d+$/.test(prefix) || bits > max) return false;
+  new BlockList().addSubnet(address!, bits, family === 4 ? 'ipv4' : 'ipv6');
+  return true;
+}
+
+const secrets = z.array(z.string().min(1, 'a secret must not be empty')).min(1, 'list at least one secret');
+
+const standardWebhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'a Standard Webhooks secret looks like whsec_ followed by base64');
+
+const verifyStandardWebhooks = z.strictObject({
+  scheme: z.literal('standard-webhooks'),
+  secrets: z.array(standardWebhookSecret).min(1, 'list at least one secret'),
+  tolerance: duration.prefault('5m'),
+});
+
+const verifyHmac = z.strictObject({
+  scheme: z.literal('hmac'),
+  secrets,
+  header: z.string().min(1),
+  prefix: z.string().default(''),
+  encoding: z.enum(['hex', 'base64']).default('hex'),
+  algorithm: z.enum(['sha256', 'sha1', 'sha512']).default('sha256'),
+  signed_content: z
+    .string()
+    .refine((text) => text.includes('{body}'), { message: 'must contain {body}' })
+    .default('{body}'),
+  timestamp_header: z.string().optional(),
+  tolerance: duration.prefault('5m'),
+});
+
+const verifyToken = z.strictObject({
+  scheme: z.literal('token'),
+  header: z.string().min(1),
+  secrets,
+});
+
+const verifyNone = z.strictObject({ scheme: z.literal('none') });
+
+export const verifySchema = z.preprocess(
+  // `standard-webhooks` is the default scheme (SPEC §2), so it may be left out.
+  (value) =>
+    value && typeof value === 'object' && !('scheme' in value)
+      ? { scheme: 'standard-webhooks', ...value }
+      : value,
+  z.discriminatedUnion('scheme', [verifyStandardWebhooks, verifyHmac, verifyToken, verifyNone]),
+);
+
+const sourceSchema = z
+  .strictObject({
+    format: z.enum(['canonical']).default('canonical'),
+    verify: verifySchema,
+    insecure: z.boolean().default(false),
+    allow_ips: z.array(cidr).optional(),
+  })
+  .superRefine((source, ctx) => {
+    if (source.verify.scheme === 'none' && !source.insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['verify', 'scheme'],
+        message:
+          'scheme "none" accepts unsigned requests from anyone; add `insecure: true` to the source to allow it',
+      });
+    }
+  });
+
+const eventTypeOrAll = z.enum([...EVENT_TYPES, '*']);
+
+const routeSchema = z.strictObject({
+  on: z.union([eventTypeOrAll, z.array(eventTypeOrAll).min(1)]),
+  from: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  when: z.string().min(1).optional(),
+  to: z.array(z.string().min(1)).min(1, 'name at least one connector'),
+});
+
+export const mainConfigSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(3000),
+      body_limit: size.prefault('1mb'),
+      max_inflight: z.number().int().min(1).default(1000),
+      request_timeout: duration.prefault('30s'),
+      trusted_proxies: z.array(cidr).default([]),
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      url: z.string().default('sqlite:./data/leadrelay.db'),
+      durability: z.enum(['full', 'normal']).default('full'),
+    })
+    .prefault({}),
+  sources: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'source names use letters, digits, - and _'),
+    sourceSchema,
+  ),
+  routes: z.array(routeSchema).default([]),
+  delivery: z
+    .strictObject({
+      retry_schedule: z
+        .array(duration)
+        .min(1)
+        .prefault(['0s', '10s', '1m', '5m', '30m', '2h', '6h', '12h', '24h']),
+    })
+    .prefault({}),
+});
+
+export type MainConfig = z.output<typeof mainConfigSchema>;
+export type SourceConfig = MainConfig['sources'][string];
+export type VerifyConfig = SourceConfig['verify'];
+export type RouteConfig = MainConfig['routes'][number];

@@ -1,0 +1,68 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row shapes of leadrelay's tables. Times are Unix milliseconds in integer
+ * columns so that SQLite and PostgreSQL compare and index them the same way.
+ */
+export interface Tables {
+  events: EventsTable;
+  deliveries: DeliveriesTable;
+  attempts: AttemptsTable;
+}
+
+export type EventStatus = 'accepted' | 'ignored';
+
+export interface EventsTable {
+  /** leadrelay's own id (`ev_…`): unique across sources, unlike the platform's id. */
+  id: string;
+  source: string;
+  /** The idempotency key: the event's `id`, else the `webhook-id` header. */
+  external_id: string;
+  type: string;
+  status: EventStatus;
+  received_at: number;
+  occurred_at: string | null;
+  /** The canonical event as JSON text. */
+  payload: string;
+}
+
+/**
+ * - `pending`: waiting for its `next_attempt_at`;
+ * - `leased`: claimed by a worker until `lease_expires_at`;
+ * - `delivered` / `dead`: final until retried by an admin.
+ */
+export type DeliveryStatus = 'pending' | 'leased' | 'delivered' | 'dead';
+
+export interface DeliveriesTable {
+  /** Increases in the order events were received: the delivery order within a key. */
+  id: Generated<number>;
+  event_id: string;
+  connector: string;
+  /** Deliveries with the same connector and key are performed one at a time, in id order. */
+  ordering_key: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_error: string | null;
+  /** JSON the connector returned (record ids and links), for the admin and for other connectors. */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'dead';
+
+export interface AttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  started_at: number;
+  duration_ms: number;
+  outcome: AttemptOutcome;
+  status_code: number | null;
+  error: string | null;
+  /** Short summaries for the admin's timeline; never full bodies with personal data. */
+  request_summary: string | null;
+  response_summary: string | null;
+}
