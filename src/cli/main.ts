@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config-error.ts';
+import { configPath, loadConfig } from '../config/load-config.ts';
+import { openDatabase } from '../db/database.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { startService } from '../service.ts';
+import { sendTest } from './commands/send-test.ts';
+import { UsageError } from './usage-error.ts';
+
+const HELP = `leadrelay — chatbot webhooks in, CRM records and sales alerts out
+
+Usage: leadrelay <command> [--config PATH]
+
+Commands:
+  serve                 HTTP server (webhooks, health) with the configured database
+  migrate               apply database migrations
+  send-test             sign and POST sample events to a running server
+                        [--source NAME] [--type TYPE] [--url URL]
+
+--config defaults to $LEADRELAY_CONFIG, then config/leadrelay.yaml.`;
+
+/** Runs one command; resolves to the exit code (0 ok, 1 bad input or config, 2 runtime failure). */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'migrate':
+        return await migrate(rest);
+      case 'send-test':
+        return await runSendTest(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(HELP);
+        return command === undefined ? 1 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      console.error(error.message);
+      return 1;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error((error as Error).message);
+      return 1;
+    }
+    console.error(`leadrelay: ${(error as Error).message}`);
+    return 2;
+  }
+}
+
+function args<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(
+  argv: string[],
+  options: T,
+) {
+  return parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, ...options },
+    allowPositionals: true,
+  });
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = args(argv, { 'no-worker': { type: 'boolean' } });
+  const service = await startService({ config: configPath(values.config) });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      service.logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await service.stop();
+  service.logger.flush();
+  return 0;
+}
+
+async function migrate(argv: string[]): Promise<number> {
+  const { values } = args(argv, {});
+  const config = loadConfig(configPath(values.config));
+  const store = openDatabase(config.main.database.url, { durability: config.main.database.durability });
+  try {
+    const applied = await migrateToLatest(store.db as never);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function runSendTest(argv: string[]): Promise<number> {
+  const { values } = args(argv, {
+    source: { type: 'string' },
+    type: { type: 'string' },
+    url: { type: 'string' },
+  });
+  const ok = await sendTest({
+    configPath: configPath(values.config),
+    source: values.source,
+    type: values.type,
+    url: values.url,
+    print: (line) => console.log(line),
+  });
+  return ok ? 0 : 2;
+}

@@ -1,0 +1,84 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { ConfigHolder } from '../config/config-holder.ts';
+import type { Database } from '../db/database.ts';
+import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';
+import type { Logger } from '../util/logger.ts';
+import { webhooksRoute } from './webhooks-route.ts';
+
+export interface AppDependencies {
+  config: ConfigHolder;
+  store: Database;
+  writer: GroupCommit<EventToStore, StoredEvent>;
+  logger: Logger;
+  onStored?: (stored: StoredEvent) => void;
+  now?: () => number;
+}
+
+/** The HTTP surface of SPEC §2, as a Koa app (no listening socket: see `startServer`). */
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  const router = new Router();
+
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
+      }
+    } catch (error) {
+      // Never a stack trace in a response: the log has it.
+      deps.logger.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
+      const status = (error as { status?: number }).status ?? 500;
+      ctx.status = status >= 400 && status < 600 ? status : 500;
+      ctx.body = {
+        error: ctx.status === 500 ? 'internal_error' : 'request_error',
+        message: ctx.status === 500 ? 'internal error' : (error as Error).message,
+      };
+    }
+  });
+
+  router.post('/webhooks/:source', webhooksRoute(deps));
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const config = deps.config.current;
+    const detail = {
+      config: {
+        file: config.file,
+        loaded_at: config.loadedAt.toISOString(),
+        ...(deps.config.lastError
+          ? {
+              rejected_change: {
+                error: deps.config.lastError.message,
+                at: deps.config.lastError.at.toISOString(),
+              },
+            }
+          : {}),
+      },
+    };
+    try {
+      await deps.store.ping();
+      ctx.body = { status: 'ready', database: 'ok', ...detail };
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'readiness check: database does not answer');
+      ctx.status = 503;
+      ctx.body = { status: 'not_ready', database: 'unavailable', ...detail };
+    }
+  });
+
+  app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: false,
+    }),
+  );
+  return app;
+}

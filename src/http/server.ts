@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type Koa from 'koa';
+import type { LoadedConfig } from '../config/load-config.ts';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens with the configured host, port and timeouts; HTTPS when
+ * `server.tls` names a certificate and key (paths relative to the config file).
+ */
+export async function startServer(app: Koa, config: LoadedConfig): Promise<RunningServer> {
+  const { host, port, tls, request_timeout } = config.main.server;
+  const handler = app.callback();
+  const server = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(resolve(config.dir, tls.cert)),
+          key: readFileSync(resolve(config.dir, tls.key)),
+        },
+        handler,
+      )
+    : createHttpServer(handler);
+  // A slow sender (slowloris) cannot hold a connection longer than this.
+  server.requestTimeout = request_timeout;
+  server.headersTimeout = Math.min(request_timeout, 60_000);
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(port, host, () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    server,
+    port: bound,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${bound}`,
+    close: () =>
+      new Promise((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,80 @@
+import type { VerifyConfig } from '../../config/main-schema.ts';
+import { constantTimeEqual } from './constant-time.ts';
+import { hmacDigest, verifyHmac } from './hmac.ts';
+import { standardWebhookHeaders, verifyStandardWebhooks } from './standard-webhooks.ts';
+import { type HeaderLookup, rejected, VERIFIED, type Verdict } from './verdict.ts';
+
+/** Checks a request's signature by the source's scheme, over the exact bytes received. */
+export function verifyRequest(
+  config: VerifyConfig,
+  headers: HeaderLookup,
+  body: Buffer,
+  nowMs: number,
+): Verdict {
+  switch (config.scheme) {
+    case 'standard-webhooks':
+      return verifyStandardWebhooks(
+        { secrets: config.secrets, toleranceMs: config.tolerance },
+        headers,
+        body,
+        nowMs,
+      );
+    case 'hmac':
+      return verifyHmac(
+        {
+          secrets: config.secrets,
+          header: config.header,
+          prefix: config.prefix,
+          encoding: config.encoding,
+          algorithm: config.algorithm,
+          signedContent: config.signed_content,
+          timestampHeader: config.timestamp_header,
+          toleranceMs: config.tolerance,
+        },
+        headers,
+        body,
+        nowMs,
+      );
+    case 'token': {
+      const offered = headers(config.header.toLowerCase());
+      if (!offered) return rejected(`missing ${config.header} header`);
+      let matched = false;
+      for (const token of config.secrets) matched = constantTimeEqual(token, offered) || matched;
+      return matched ? VERIFIED : rejected('token does not match');
+    }
+    case 'none':
+      return VERIFIED;
+  }
+}
+
+/** The headers a sender would add to sign `body` for this source: the other side of {@link verifyRequest}. */
+export function signRequest(
+  config: VerifyConfig,
+  body: string,
+  id: string,
+  nowMs = Date.now(),
+): Record<string, string> {
+  const seconds = Math.floor(nowMs / 1000);
+  switch (config.scheme) {
+    case 'standard-webhooks':
+      return standardWebhookHeaders(config.secrets[0]!, id, body, seconds);
+    case 'hmac': {
+      const timestamp = config.timestamp_header ? String(seconds) : '';
+      const digest = hmacDigest(
+        { algorithm: config.algorithm, signedContent: config.signed_content },
+        config.secrets[0]!,
+        timestamp,
+        Buffer.from(body, 'utf8'),
+      );
+      const headers: Record<string, string> = {
+        [config.header]: config.prefix + digest.toString(config.encoding),
+      };
+      if (config.timestamp_header) headers[config.timestamp_header] = timestamp;
+      return headers;
+    }
+    case 'token':
+      return { [config.header]: config.secrets[0]! };
+    case 'none':
+      return {};
+  }
+}

@@ -1,0 +1,72 @@
+import { ConfigHolder } from './config/config-holder.ts';
+import { type LoadedConfig, loadConfig } from './config/load-config.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { createApp } from './http/app.ts';
+import { type RunningServer, startServer } from './http/server.ts';
+import { GroupCommit } from './ingest/group-commit.ts';
+import { type EventToStore, type StoredEvent, storeEvents } from './ingest/store-events.ts';
+import { createLogger, type Logger } from './util/logger.ts';
+
+export interface ServiceOptions {
+  /** A loaded configuration, or the path to load one from. */
+  config: LoadedConfig | string;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface RunningService {
+  url: string;
+  port: number;
+  config: ConfigHolder;
+  store: Database;
+  http: RunningServer;
+  logger: Logger;
+  /** Stops accepting, commits what was accepted, closes the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything `leadrelay serve` runs, assembled: database (migrated), the
+ * group-committing event writer and the HTTP server.
+ *
+ * @example
+ * const service = await startService({ config: 'config/leadrelay.yaml' });
+ * console.log(service.url);
+ * await service.stop();
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const loaded = typeof options.config === 'string' ? loadConfig(options.config) : options.config;
+  const logger = options.logger ?? createLogger();
+  const config = new ConfigHolder(loaded);
+  const store = openDatabase(loaded.main.database.url, { durability: loaded.main.database.durability });
+  try {
+    await migrateToLatest(store.db as never);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  for (const [name, source] of Object.entries(loaded.main.sources)) {
+    if (source.verify.scheme === 'none')
+      logger.warn({ source: name }, 'source accepts unsigned requests (insecure)');
+  }
+
+  const writer = new GroupCommit<EventToStore, StoredEvent>((events) => storeEvents(store.db, events));
+  const app = createApp({ config, store, writer, logger, ...(options.now ? { now: options.now } : {}) });
+  const http = await startServer(app, loaded);
+  logger.info({ url: http.url, port: http.port, config: loaded.file }, 'listening');
+
+  return {
+    url: http.url,
+    port: http.port,
+    config,
+    store,
+    http,
+    logger,
+    async stop() {
+      await http.close();
+      await writer.flush();
+      await store.close();
+    },
+  };
+}
