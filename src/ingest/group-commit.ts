@@ -38,7 +38,7 @@ export class GroupCommit<Item, Result> {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
           const results = await this.commit(batch.map((entry) => entry.item));
-          batch.forEach((entry, i) => entry.resolve(results[i]!));
+          for (const [i, entry] of batch.entries()) entry.resolve(results[i]!);
         } catch {
           for (const entry of batch) {
             await this.commit([entry.item]).then(
