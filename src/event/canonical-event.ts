@@ -58,30 +58,37 @@ const baseEvent = z.looseObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** Requirements that depend on the event type (SPEC §3). */
-export const canonicalEventSchema = baseEvent.superRefine((event, ctx) => {
-  if (event.type === 'lead.qualified' && !event.contact?.email && !event.contact?.phone) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['contact', 'email'],
-      message: 'lead.qualified needs contact.email or contact.phone',
-    });
+export const canonicalEventSchema = baseEvent;
+
+/**
+ * Requirements that depend on the event type (SPEC §3). Checked on the raw
+ * body even when other fields fail, so a 422 lists every problem at once.
+ */
+function typeRequirements(body: Record<string, unknown>): FieldError[] {
+  const contact = asRecord(body.contact);
+  const conversation = asRecord(body.conversation);
+  const feedback = asRecord(body.feedback);
+  switch (body.type) {
+    case 'lead.qualified':
+      return contact.email || contact.phone
+        ? []
+        : [{ path: 'contact.email', message: 'lead.qualified needs contact.email or contact.phone' }];
+    case 'conversation.escalated':
+      return conversation.id
+        ? []
+        : [{ path: 'conversation.id', message: 'conversation.escalated needs conversation.id' }];
+    case 'feedback.submitted':
+      return feedback.rating !== undefined
+        ? []
+        : [{ path: 'feedback.rating', message: 'feedback.submitted needs feedback.rating (1-5)' }];
+    default:
+      return [];
   }
-  if (event.type === 'conversation.escalated' && !event.conversation?.id) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['conversation', 'id'],
-      message: 'conversation.escalated needs conversation.id',
-    });
-  }
-  if (event.type === 'feedback.submitted' && event.feedback?.rating === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['feedback', 'rating'],
-      message: 'feedback.submitted needs feedback.rating (1-5)',
-    });
-  }
-});
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
 
 export type CanonicalEvent = z.output<typeof baseEvent> & { id: string };
 
@@ -98,12 +105,12 @@ export function validateCanonicalEvent(
     return { ok: false, errors: [{ path: '', message: 'the event must be a JSON object' }] };
   }
   const result = canonicalEventSchema.safeParse(body);
-  if (result.success) return { ok: true, event: result.data };
-  return {
-    ok: false,
-    errors: result.error.issues.map((issue) => ({
-      path: formatPath(issue.path),
-      message: issue.message,
-    })),
-  };
+  const errors = result.success
+    ? []
+    : result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  for (const missing of typeRequirements(body as Record<string, unknown>)) {
+    if (!errors.some((error) => error.path === missing.path)) errors.push(missing);
+  }
+  if (result.success && errors.length === 0) return { ok: true, event: result.data };
+  return { ok: false, errors };
 }

@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { tempDir } from './helpers/temp-dir.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'leadrelay.js');
+
+/** Async on purpose: a synchronous spawn would block the in-process server the command talks to. */
+function run(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('leadrelay send-test', () => {
+  let service: TestService;
+  const secret = newSecret();
+
+  beforeAll(async () => {
+    service = await startTestService({
+      sources: { 'website-bot': { verify: { secrets: [secret] } } },
+      routes: [
+        { on: 'lead.qualified', to: ['hubspot'] },
+        { on: 'conversation.escalated', to: ['slack-support'] },
+      ],
+    });
+  });
+  afterAll(() => service.close());
+
+  it('signs and posts a sample of each event type, printing each response', async () => {
+    const result = await run(['send-test', '--config', service.configFile, '--url', service.url]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/lead\.qualified\s+→ 202 \{"id":"ev_\w+","deliveries":1\}/);
+    expect(result.stdout).toMatch(/conversation\.escalated\s+→ 202/);
+    expect(result.stdout).toMatch(/feedback\.submitted\s+→ 202/);
+    expect(await service.count('events')).toBe(3);
+  });
+
+  it('sends one type when asked, and refuses an unknown one with exit code 1', async () => {
+    const one = await run([
+      'send-test',
+      '--config',
+      service.configFile,
+      '--url',
+      service.url,
+      '--type',
+      'conversation.escalated',
+    ]);
+    expect(one.code).toBe(0);
+    expect(one.stdout.trim().split('\n')).toHaveLength(1);
+    const bad = await run([
+      'send-test',
+      '--config',
+      service.configFile,
+      '--url',
+      service.url,
+      '--type',
+      'lead.qualifed',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--type must be one of/);
+  });
+
+  it('exits 2 when no server answers', async () => {
+    const result = await run(['send-test', '--config', service.configFile, '--url', 'http://127.0.0.1:9']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/could not reach/);
+  });
+});
+
+describe('exit codes and configuration errors', () => {
+  const dir = tempDir();
+  afterAll(dir.cleanup);
+
+  it('exits 1 with file:line:col lines for an invalid configuration', async () => {
+    const file = join(dir.path, 'bad.yaml');
+    writeFileSync(file, 'server:\n  prot: 1\nsources: {}\n');
+    const result = await run(['migrate', '--config', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`${file}:2:3: server.prot: unknown key "prot"; did you mean "port"?`);
+  });
+
+  it('migrate creates the database and is idempotent', async () => {
+    const file = join(dir.path, 'ok.yaml');
+    writeFileSync(
+      file,
+      stringify({ database: { url: `sqlite:${join(dir.path, 'db.sqlite')}` }, sources: {} }),
+    );
+    expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('applied: 0001-initial');
+    expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('database is up to date');
+  });
+
+  it('takes the config path from LEADRELAY_CONFIG when --config is absent', async () => {
+    const file = join(dir.path, 'env.yaml');
+    writeFileSync(
+      file,
+      stringify({ database: { url: `sqlite:${join(dir.path, 'env.sqlite')}` }, sources: {} }),
+    );
+    expect((await run(['migrate'], { LEADRELAY_CONFIG: file })).code).toBe(0);
+  });
+
+  it('exits 1 for an unknown command', async () => {
+    const result = await run(['frobnicate']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});

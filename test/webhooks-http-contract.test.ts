@@ -1,0 +1,294 @@
+import http from 'node:http';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { leadEvent, officialHeaders } from './helpers/sign.ts';
+
+// One row of SPEC §2's /webhooks table per test.
+describe('POST /webhooks/:source', () => {
+  const secret = newSecret();
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({
+      server: { body_limit: '2kb' },
+      sources: {
+        site: { verify: { scheme: 'standard-webhooks', secrets: [secret] } },
+        office: { verify: { secrets: [secret] }, allow_ips: ['10.20.0.0/16'] },
+      },
+      routes: [
+        { on: 'lead.qualified', to: ['hubspot', 'slack-sales'] },
+        { on: 'feedback.submitted', when: 'feedback.rating <= 2', to: ['slack-support'] },
+      ],
+    });
+  });
+  afterAll(() => service.close());
+
+  async function signedPost(event: Record<string, unknown>, source = 'site') {
+    const body = JSON.stringify(event);
+    return service.post(source, body, officialHeaders(secret, String(event.id), body));
+  }
+
+  async function totals() {
+    return { events: await service.count('events'), deliveries: await service.count('deliveries') };
+  }
+
+  it('answers 202 with the id and one outbox row per routed connector when stored for the first time', async () => {
+    const before = await totals();
+    const response = await signedPost(leadEvent());
+    expect(response.status).toBe(202);
+    expect(response.json).toEqual({ id: expect.stringMatching(/^ev_/), deliveries: 2 });
+    expect(await totals()).toEqual({ events: before.events + 1, deliveries: before.deliveries + 2 });
+    const rows = await service.store.db
+      .selectFrom('deliveries')
+      .select(['connector', 'status'])
+      .where('event_id', '=', String(response.json.id))
+      .orderBy('connector')
+      .execute();
+    expect(rows).toEqual([
+      { connector: 'hubspot', status: 'pending' },
+      { connector: 'slack-sales', status: 'pending' },
+    ]);
+  });
+
+  it('answers 200 with the same body when the event id was already received, storing nothing twice', async () => {
+    const event = leadEvent();
+    const first = await signedPost(event);
+    const before = await totals();
+    const again = await signedPost(event);
+    const changed = await signedPost({ ...event, contact: { email: 'other@acme.example' } });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect(changed.status).toBe(200);
+    expect(changed.json).toEqual(first.json);
+    expect(await totals()).toEqual(before);
+  });
+
+  it('takes the webhook-id header as the idempotency key when the body has no id', async () => {
+    const { id: _omitted, ...event } = leadEvent();
+    const body = JSON.stringify(event);
+    const headers = officialHeaders(secret, `msg_${Date.now()}`, body);
+    const first = await service.post('site', body, headers);
+    const second = await service.post('site', body, headers);
+    expect([first.status, second.status]).toEqual([202, 200]);
+    const stored = await service.store.db
+      .selectFrom('events')
+      .select(['external_id', 'payload'])
+      .where('id', '=', String(first.json.id))
+      .executeTakeFirstOrThrow();
+    expect(stored.external_id).toBe(headers['webhook-id']);
+    expect(JSON.parse(stored.payload).id).toBe(headers['webhook-id']);
+  });
+
+  it('routes by `when:` conditions, so an event may have no deliveries at all', async () => {
+    const good = await signedPost({
+      id: `fb_good_${Date.now()}`,
+      type: 'feedback.submitted',
+      feedback: { rating: 5 },
+    });
+    const bad = await signedPost({
+      id: `fb_bad_${Date.now()}`,
+      type: 'feedback.submitted',
+      feedback: { rating: 1 },
+    });
+    expect(good.json.deliveries).toBe(0);
+    expect(bad.json.deliveries).toBe(1);
+  });
+
+  it('answers 400 when the body is not valid JSON, writing nothing', async () => {
+    const before = await totals();
+    const body = '{"id": "evt_x", "type": ';
+    const response = await service.post('site', body, officialHeaders(secret, 'evt_x', body));
+    expect(response.status).toBe(400);
+    expect(response.json).toMatchObject({ error: 'invalid_json', message: expect.any(String) });
+    expect(await totals()).toEqual(before);
+  });
+
+  it('answers 400 when the body is not valid UTF-8', async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"id":"evt_bad_utf8","type":"lead.qualified","x":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
+    const headers = officialHeaders(secret, 'evt_bad_utf8', 'placeholder');
+    // Sign the exact bytes: the official package would re-encode a string.
+    const { standardWebhookHeaders } = await import('../src/ingest/verify/standard-webhooks.ts');
+    const response = await service.post('site', body, {
+      ...headers,
+      ...standardWebhookHeaders(secret, 'evt_bad_utf8', body),
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toMatch(/UTF-8/);
+  });
+
+  it('answers 401 for a missing signature, a wrong one, or a timestamp outside the tolerance', async () => {
+    const before = await totals();
+    const event = leadEvent();
+    const body = JSON.stringify(event);
+    const unsigned = await service.post('site', body);
+    const wrong = await service.post('site', body, officialHeaders(newSecret(), String(event.id), body));
+    const stale = await service.post(
+      'site',
+      body,
+      officialHeaders(secret, String(event.id), body, new Date(Date.now() - 6 * 60_000)),
+    );
+    for (const response of [unsigned, wrong, stale]) {
+      expect(response.status).toBe(401);
+      expect(response.json.error).toBe('invalid_signature');
+    }
+    expect(await totals()).toEqual(before);
+  });
+
+  it('answers 403 when the client address is not in the source allow_ips', async () => {
+    const before = await totals();
+    const event = leadEvent();
+    const response = await signedPost(event, 'office');
+    expect(response.status).toBe(403);
+    expect(response.json).toMatchObject({
+      error: 'forbidden_address',
+      message: expect.stringContaining('127.0.0.1'),
+    });
+    expect(await totals()).toEqual(before);
+  });
+
+  it('answers 404 for an unknown source', async () => {
+    const response = await signedPost(leadEvent(), 'nope');
+    expect(response.status).toBe(404);
+    expect(response.json).toEqual({ error: 'unknown_source', message: 'no source named "nope"' });
+  });
+
+  it('answers 413 for a body over the limit, whether declared or streamed', async () => {
+    const before = await totals();
+    const event = leadEvent({ padding: 'x'.repeat(3000) });
+    const declared = await signedPost(event);
+    expect(declared.status).toBe(413);
+    expect(declared.json.error).toBe('payload_too_large');
+
+    const streamed = await new Promise<number>((resolve, reject) => {
+      const request = http.request(`${service.url}/webhooks/site`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      request.on('response', (response) => resolve(response.statusCode ?? 0));
+      request.on('error', reject);
+      for (let i = 0; i < 10; i++) request.write('x'.repeat(500));
+      request.end();
+    });
+    expect(streamed).toBe(413);
+    expect(await totals()).toEqual(before);
+  });
+
+  it('answers 415 when the body is not declared as JSON', async () => {
+    const event = leadEvent();
+    const body = JSON.stringify(event);
+    const response = await fetch(`${service.url}/webhooks/site`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', ...officialHeaders(secret, String(event.id), body) },
+      body,
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: 'unsupported_media_type' });
+  });
+
+  it('answers 422 listing each failing field path, writing nothing', async () => {
+    const before = await totals();
+    const response = await signedPost({
+      id: 'evt_invalid',
+      type: 'lead.qualified',
+      contact: { name: 'No Email' },
+      conversation: { messages: [{ role: 'robot', text: 'hi' }] },
+      feedback: { rating: 9 },
+    });
+    expect(response.status).toBe(422);
+    expect(response.json.error).toBe('invalid_event');
+    const paths = (response.json.details as { path: string }[]).map((d) => d.path).sort();
+    expect(paths).toEqual(['contact.email', 'conversation.messages[0].role', 'feedback.rating']);
+    expect(await totals()).toEqual(before);
+  });
+
+  it('keeps unknown fields and never answers 422 because of them', async () => {
+    const response = await signedPost(
+      leadEvent({ custom_field: { nested: [1, 2] }, contact: { email: 'x@y.example', shoe_size: 44 } }),
+    );
+    expect(response.status).toBe(202);
+    const row = await service.store.db
+      .selectFrom('events')
+      .select('payload')
+      .where('id', '=', String(response.json.id))
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(row.payload)).toMatchObject({
+      custom_field: { nested: [1, 2] },
+      contact: { shoe_size: 44 },
+    });
+  });
+
+  it('answers 503 when the store cannot durably accept the event, and recovers', async () => {
+    const before = await totals();
+    await sql`pragma query_only = on`.execute(service.store.db);
+    const refused = await signedPost(leadEvent());
+    await sql`pragma query_only = off`.execute(service.store.db);
+    expect(refused.status).toBe(503);
+    expect(refused.json).toMatchObject({ error: 'store_unavailable' });
+    expect(JSON.stringify(refused.json)).not.toMatch(/at .*\.ts:\d+/);
+    expect(await totals()).toEqual(before);
+    expect((await signedPost(leadEvent())).status).toBe(202);
+  });
+
+  it('serves /healthz and /readyz', async () => {
+    const health = await fetch(`${service.url}/healthz`);
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(health.status).toBe(200);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', database: 'ok' });
+  });
+});
+
+describe('load shedding', () => {
+  it('answers 429 with Retry-After while max_inflight requests are in progress', async () => {
+    const secret = newSecret();
+    const service = await startTestService({
+      server: { max_inflight: 1 },
+      sources: { site: { verify: { secrets: [secret] } } },
+    });
+    try {
+      // The first request sends its headers and half its body, then waits: it holds the only slot.
+      const slow = http.request(`${service.url}/webhooks/site`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '100' },
+      });
+      slow.on('error', () => {});
+      slow.write('{"id":');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const event = leadEvent();
+      const body = JSON.stringify(event);
+      const shed = await service.post('site', body, officialHeaders(secret, String(event.id), body));
+      expect(shed.status).toBe(429);
+      expect(shed.headers.get('retry-after')).toBe('1');
+      expect(shed.json.error).toBe('overloaded');
+      slow.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await service.post('site', body, officialHeaders(secret, String(event.id), body))).status).toBe(
+        202,
+      );
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('GET /readyz', () => {
+  it('answers 503 when the database does not answer', async () => {
+    const service = await startTestService({ sources: {} });
+    try {
+      service.store.ping = async () => {
+        throw new Error('disk gone');
+      };
+      const response = await fetch(`${service.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ status: 'not_ready', database: 'unavailable' });
+    } finally {
+      await service.close();
+    }
+  });
+});
