@@ -36,7 +36,7 @@ export interface RunningService {
  * await service.stop();
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const loaded = typeof options.config === 'string' ? loadConfig(options.config) : options.config;
+  const loaded = typeof options.config === 'string' ? await loadConfig(options.config) : options.config;
   const logger = options.logger ?? createLogger();
   const config = new ConfigHolder(loaded);
   const store = openDatabase(loaded.main.database.url, { durability: loaded.main.database.durability });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/config-error.ts';
@@ -7,17 +7,19 @@ import { tempDir } from './helpers/temp-dir.ts';
 
 const dir = tempDir();
 afterAll(dir.cleanup);
+mkdirSync(join(dir.path, 'connectors'));
+writeFileSync(join(dir.path, 'connectors', 'slack.yaml'), 'type: webhook\nurl: http://127.0.0.1:9/\n');
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
-function load(yaml: string, env: Record<string, string> = {}, name = 'leadrelay.yaml') {
+async function load(yaml: string, env: Record<string, string> = {}, name = 'leadrelay.yaml') {
   const file = join(dir.path, name);
   writeFileSync(file, yaml);
   return loadConfig(file, { env });
 }
 
-function problems(yaml: string, env: Record<string, string> = {}): string[] {
+async function problems(yaml: string, env: Record<string, string> = {}): Promise<string[]> {
   try {
-    load(yaml, env);
+    await load(yaml, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return error.problems.map((p) => `${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
@@ -104,13 +106,13 @@ describe('configuration errors name file, line, column and key path', () => {
       ['3:1: Flow sequence in block collection must be sufficiently indented and end with a ]'],
     ],
     ['a duplicated key', `server:\n  port: 1\n  port: 2\n${VALID_SOURCE}`, ['3:3: Map keys must be unique']],
-  ])('%s', (_label, yaml, expected) => {
-    expect(problems(yaml)).toEqual(expected);
+  ])('%s', async (_label, yaml, expected) => {
+    expect(await problems(yaml)).toEqual(expected);
   });
 
-  it('prints problems as file:line:col: path: message', () => {
+  it('prints problems as file:line:col: path: message', async () => {
     try {
-      load(`server:\n  portt: 3000\n${VALID_SOURCE}`, {}, 'printed.yaml');
+      await load(`server:\n  portt: 3000\n${VALID_SOURCE}`, {}, 'printed.yaml');
       expect.unreachable();
     } catch (error) {
       expect((error as Error).message).toBe(
@@ -121,8 +123,8 @@ describe('configuration errors name file, line, column and key path', () => {
 });
 
 describe('interpolation and the environment', () => {
-  it('fills ${VAR} and ${VAR:-default}, typing unquoted numbers', () => {
-    const config = load(
+  it('fills ${VAR} and ${VAR:-default}, typing unquoted numbers', async () => {
+    const config = await load(
       `server:\n  port: \${LR_PORT:-3100}\n  host: "\${LR_HOST:-127.0.0.1}"\nsources:\n  bot:\n    verify: { secrets: ["\${BOT_SECRET}"] }\n`,
       { BOT_SECRET: SECRET },
     );
@@ -131,7 +133,7 @@ describe('interpolation and the environment', () => {
     expect(config.main.sources.bot!.verify).toMatchObject({ scheme: 'standard-webhooks', secrets: [SECRET] });
   });
 
-  it('reads .env beside the config, with the real environment taking precedence', () => {
+  it('reads .env beside the config, with the real environment taking precedence', async () => {
     const envDir = tempDir();
     try {
       writeFileSync(join(envDir.path, '.env'), `BOT_SECRET=${SECRET}\nLR_PORT=4100\n`);
@@ -140,15 +142,15 @@ describe('interpolation and the environment', () => {
         file,
         `server:\n  port: \${LR_PORT}\nsources:\n  bot:\n    verify: { secrets: ["\${BOT_SECRET}"] }\n`,
       );
-      expect(loadConfig(file, { env: {} }).main.server.port).toBe(4100);
-      expect(loadConfig(file, { env: { LR_PORT: '4200' } }).main.server.port).toBe(4200);
+      expect((await loadConfig(file, { env: {} })).main.server.port).toBe(4100);
+      expect((await loadConfig(file, { env: { LR_PORT: '4200' } })).main.server.port).toBe(4200);
     } finally {
       envDir.cleanup();
     }
   });
 
-  it('lets PORT and DATABASE_URL override the file', () => {
-    const config = load(`server:\n  port: 3000\n${VALID_SOURCE}`, {
+  it('lets PORT and DATABASE_URL override the file', async () => {
+    const config = await load(`server:\n  port: 3000\n${VALID_SOURCE}`, {
       PORT: '3456',
       DATABASE_URL: 'sqlite:/tmp/x.db',
     });
@@ -156,23 +158,23 @@ describe('interpolation and the environment', () => {
     expect(config.main.database.url).toBe('sqlite:/tmp/x.db');
   });
 
-  it('keeps $${VAR} as a literal', () => {
-    const config = load(
+  it('keeps $${VAR} as a literal', async () => {
+    const config = await load(
       `sources:\n  bot:\n    verify: { scheme: token, header: X-T, secrets: ["$\${NOT_A_VAR}"] }\n`,
     );
     expect(config.main.sources.bot!.verify).toMatchObject({ secrets: ['${NOT_A_VAR}'] });
   });
 
-  it('applies documented defaults', () => {
-    const config = load(VALID_SOURCE);
+  it('applies documented defaults', async () => {
+    const config = await load(VALID_SOURCE);
     expect(config.main.server).toMatchObject({ port: 3000, body_limit: 1024 * 1024, trusted_proxies: [] });
     expect(config.main.database).toEqual({ url: 'sqlite:./data/leadrelay.db', durability: 'full' });
     expect(config.main.delivery.retry_schedule[1]).toBe(10_000);
     expect(config.main.sources.bot!.verify).toMatchObject({ tolerance: 300_000 });
   });
 
-  it('loads the example configuration shipped in config/', () => {
-    const config = loadConfig(join(import.meta.dirname, '..', 'config', 'leadrelay.yaml'), {
+  it('loads the example configuration shipped in config/', async () => {
+    const config = await loadConfig(join(import.meta.dirname, '..', 'config', 'leadrelay.yaml'), {
       env: { WEBSITE_BOT_SECRET: SECRET },
     });
     expect(Object.keys(config.main.sources)).toEqual(['website-bot']);

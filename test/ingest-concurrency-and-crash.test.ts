@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startChildServer } from './helpers/child-server.ts';
-import { newSecret, startTestService } from './helpers/harness.ts';
+import { newSecret, startTestService, writeConnectorFiles } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -59,6 +59,7 @@ describe('crash safety', () => {
         routes: [{ on: 'lead.qualified', to: ['hubspot', 'salesforce', 'slack-sales'] }],
       }),
     );
+    writeConnectorFiles(dir.path, { routes: [{ to: ['hubspot', 'salesforce', 'slack-sales'] }] }, {});
     const server = await startChildServer(configFile);
     cleanups.push(() => server.child.kill('SIGKILL'));
 

@@ -82,7 +82,7 @@ async function serve(argv: string[]): Promise<number> {
 
 async function migrate(argv: string[]): Promise<number> {
   const { values } = args(argv, {});
-  const config = loadConfig(configPath(values.config));
+  const config = await loadConfig(configPath(values.config));
   const store = openDatabase(config.main.database.url, { durability: config.main.database.durability });
   try {
     const applied = await migrateToLatest(store.db as never);

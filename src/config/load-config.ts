@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import type { Connector, ConnectorEnvironment } from '../../connectors/types.ts';
 import { type CompiledRoute, compileRoute } from '../ingest/router.ts';
+import { filterSettings } from '../mapping/engine.ts';
 import { ConfigError } from './config-error.ts';
 import { didYouMeanSuffix } from './did-you-mean.ts';
+import { loadConnectors } from './load-connectors.ts';
 import { type MainConfig, mainConfigSchema } from './main-schema.ts';
 import { validateYaml } from './schema-problems.ts';
 import { YamlFile } from './yaml-file.ts';
@@ -18,6 +21,9 @@ export interface LoadedConfig {
   dir: string;
   main: MainConfig;
   routes: readonly CompiledRoute[];
+  /** Configured connectors by name (from `connectors/NAME.yaml`). */
+  connectors: ReadonlyMap<string, Connector>;
+  connectorFiles: ReadonlyMap<string, string>;
   env: Readonly<Record<string, string | undefined>>;
   loadedAt: Date;
 }
@@ -25,7 +31,11 @@ export interface LoadedConfig {
 export interface LoadOptions {
   /** Defaults to `process.env`; `.env` beside the config fills what it does not set. */
   env?: Record<string, string | undefined>;
+  /** Given to connectors; by default the clock and a logger that drops everything. */
+  connectorEnvironment?: ConnectorEnvironment;
 }
+
+const QUIET_ENVIRONMENT: ConnectorEnvironment = { now: Date.now, log: () => {} };
 
 /** The config path a command should use: `--config`, then `LEADRELAY_CONFIG`, then the default. */
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -37,10 +47,10 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
  * problem before throwing one {@link ConfigError}.
  *
  * @example
- * const config = loadConfig('config/leadrelay.yaml');
+ * const config = await loadConfig('config/leadrelay.yaml');
  * config.main.server.port // 3000
  */
-export function loadConfig(path: string, options: LoadOptions = {}): LoadedConfig {
+export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const file = resolve(path);
   const dir = dirname(file);
   if (!existsSync(file)) {
@@ -51,12 +61,26 @@ export function loadConfig(path: string, options: LoadOptions = {}): LoadedConfi
   const env = withDotEnv(dir, options.env ?? process.env);
   const yaml = YamlFile.read(path, env);
   const parsed = yaml.problems.length === 0 ? validateYaml(yaml, mainConfigSchema) : undefined;
-  if (!parsed) throw new ConfigError(yaml.problems);
+  const loaded = await loadConnectors(dirname(path), env, options.connectorEnvironment ?? QUIET_ENVIRONMENT);
+  const connectorProblems = loaded.yamlFiles.flatMap((f) => f.problems);
+  if (!parsed) throw new ConfigError([...yaml.problems, ...connectorProblems]);
 
   const main = applyEnvOverrides(parsed, env);
   const routes = compileRoutes(yaml, main);
-  if (yaml.problems.length > 0) throw new ConfigError(yaml.problems);
-  return { file, dir, main, routes, env, loadedAt: new Date() };
+  checkRouteTargets(yaml, main, loaded.connectors, connectorProblems.length > 0);
+  const problems = [...yaml.problems, ...connectorProblems];
+  if (problems.length > 0) throw new ConfigError(problems);
+  filterSettings.phoneRegion = main.mapping.phone_region;
+  return {
+    file,
+    dir,
+    main,
+    routes,
+    connectors: loaded.connectors,
+    connectorFiles: loaded.files,
+    env,
+    loadedAt: new Date(),
+  };
 }
 
 function withDotEnv(
@@ -76,6 +100,29 @@ function applyEnvOverrides(main: MainConfig, env: Record<string, string | undefi
     server: { ...main.server, port: port !== undefined && Number.isInteger(port) ? port : main.server.port },
     database: { ...main.database, url: env.DATABASE_URL || main.database.url },
   };
+}
+
+/**
+ * A route naming a connector that does not exist is an error. When some
+ * connector file is itself broken, its name is not reported again here.
+ */
+function checkRouteTargets(
+  yaml: YamlFile,
+  main: MainConfig,
+  connectors: ReadonlyMap<string, Connector>,
+  someConnectorBroken: boolean,
+): void {
+  const names = [...connectors.keys()];
+  main.routes.forEach((route, index) => {
+    route.to.forEach((name, i) => {
+      if (connectors.has(name)) return;
+      if (someConnectorBroken) return;
+      const hint = didYouMeanSuffix(name, names);
+      const known =
+        names.length > 0 ? `; defined: ${names.join(', ')}` : '; no connector files in connectors/';
+      yaml.report(['routes', index, 'to', i], `no connector named "${name}"${hint || known}`);
+    });
+  });
 }
 
 function compileRoutes(yaml: YamlFile, main: MainConfig): CompiledRoute[] {

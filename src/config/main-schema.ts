@@ -136,6 +136,16 @@ export const mainConfigSchema = z.strictObject({
     sourceSchema,
   ),
   routes: z.array(routeSchema).default([]),
+  mapping: z
+    .strictObject({
+      /** Region for phone numbers written without a country code (the `e164` filter), ISO 3166 alpha-2. */
+      phone_region: z
+        .string()
+        .regex(/^[A-Za-z]{2}$/, 'a two-letter country code such as US or GB')
+        .transform((code) => code.toUpperCase())
+        .default('US'),
+    })
+    .prefault({}),
   delivery: z
     .strictObject({
       retry_schedule: z

@@ -1,14 +1,45 @@
 import { Liquid } from 'liquidjs';
+import { e164 } from './filters/e164.ts';
+import { firstName, lastName } from './filters/names.ts';
+import { type TranscriptFormat, transcript } from './filters/transcript.ts';
 
 /**
  * The one template engine used for connector fields and route conditions.
- * `ownPropertyOnly` keeps templates away from prototypes (`constructor`,
- * `__proto__`), and strict filters turn a misspelled filter into a load-time
- * error instead of a silent empty value at delivery.
+ *
+ * Sandboxed: `ownPropertyOnly` keeps templates away from prototypes
+ * (`constructor`, `__proto__`); `templates: {}` replaces the file system, so
+ * `{% include %}` and `{% render %}` cannot read files; parse and render
+ * limits bound what a hostile template or event can cost. Strict filters turn
+ * a misspelled filter into a load-time error instead of a silent empty value.
  */
 export const engine = new Liquid({
   ownPropertyOnly: true,
   strictFilters: true,
   strictVariables: false,
   jsTruthy: false,
+  templates: {},
+  parseLimit: 100_000,
+  renderLimit: 1_000,
+  memoryLimit: 10_000_000,
 });
+
+/** Where `e164` reads numbers written without a country code; set from `mapping.phone_region`. */
+export const filterSettings = { phoneRegion: 'US' };
+
+engine.registerFilter('lower', (value: unknown) => (value == null ? '' : String(value).toLowerCase()));
+engine.registerFilter('upper', (value: unknown) => (value == null ? '' : String(value).toUpperCase()));
+engine.registerFilter('trim', (value: unknown) => (value == null ? '' : String(value).trim()));
+engine.registerFilter('e164', (value: unknown, region?: string) =>
+  e164(value, region ?? filterSettings.phoneRegion),
+);
+engine.registerFilter('first_name', firstName);
+engine.registerFilter('last_name', lastName);
+engine.registerFilter('transcript', (value: unknown, format?: string, limit?: number) =>
+  transcript(value, (format ?? 'text') as TranscriptFormat, limit),
+);
+engine.registerFilter('json', (value: unknown) => JSON.stringify(value ?? null));
+
+/** Every filter a template may use, for "did you mean" suggestions. */
+export function filterNames(): string[] {
+  return Object.keys(engine.filters);
+}

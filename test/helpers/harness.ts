@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.ts';
@@ -26,20 +26,42 @@ export interface TestResponse {
   json: Record<string, unknown>;
 }
 
+export function writeConnectorFiles(
+  dir: string,
+  config: Record<string, unknown>,
+  connectors: Record<string, Record<string, unknown>>,
+): void {
+  const routes = (config.routes as { to: string[] }[] | undefined) ?? [];
+  const all = { ...connectors };
+  for (const name of routes.flatMap((route) => route.to)) {
+    all[name] ??= { type: 'webhook', url: 'http://127.0.0.1:9/unused' };
+  }
+  if (Object.keys(all).length === 0) return;
+  mkdirSync(join(dir, 'connectors'));
+  for (const [name, file] of Object.entries(all))
+    writeFileSync(join(dir, 'connectors', `${name}.yaml`), stringify(file));
+}
+
 /**
  * Writes `config` (a main configuration as an object) into a temp folder with
  * a fresh SQLite file and starts the real service on an ephemeral port.
  */
 export async function startTestService(
   config: Record<string, unknown>,
-  options: { env?: Record<string, string>; now?: () => number } = {},
+  options: {
+    env?: Record<string, string>;
+    now?: () => number;
+    /** Connector files by name; a connector a route names without one here becomes a webhook to a closed port. */
+    connectors?: Record<string, Record<string, unknown>>;
+  } = {},
 ): Promise<TestService> {
   const dir = tempDir();
+  writeConnectorFiles(dir.path, config, options.connectors ?? {});
   const dbFile = join(dir.path, 'leadrelay.db');
   const configFile = join(dir.path, 'leadrelay.yaml');
   const server = { host: '127.0.0.1', port: 0, ...((config.server as object | undefined) ?? {}) };
   writeFileSync(configFile, stringify({ ...config, server, database: { url: `sqlite:${dbFile}` } }));
-  const loaded = loadConfig(configFile, { env: options.env ?? {} });
+  const loaded = await loadConfig(configFile, { env: options.env ?? {} });
   const service = await startService({
     config: loaded,
     logger: silentLogger(),

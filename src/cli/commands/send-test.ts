@@ -18,7 +18,7 @@ export interface SendTestOptions {
  * was accepted.
  */
 export async function sendTest(options: SendTestOptions): Promise<boolean> {
-  const config = loadConfig(options.configPath);
+  const config = await loadConfig(options.configPath);
   const sourceNames = Object.keys(config.main.sources);
   const sourceName = options.source ?? sourceNames[0];
   if (!sourceName || !Object.hasOwn(config.main.sources, sourceName)) {

@@ -1,0 +1,85 @@
+import type { z } from 'zod';
+import type { DeliveryError } from './errors.ts';
+
+/** What a connector is given to deliver one event. */
+export interface DeliveryContext {
+  /** The canonical event (SPEC §3), including fields leadrelay does not know. */
+  event: Readonly<Record<string, unknown>>;
+  /** leadrelay's id for the event (`ev_…`); stable across retries, so usable as an idempotency marker. */
+  eventId: string;
+  deliveryId: number;
+  source: string;
+  receivedAt: number;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** What other connectors' deliveries of this event returned (record ids, links), by connector name. */
+  related: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+}
+
+/** One request a connector would send, as `preview` shows it. Secrets are masked. */
+export interface PlannedRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Why this request, when it depends on what the destination answers (e.g. "only if no contact matched"). */
+  note?: string;
+}
+
+export interface DeliveryResult {
+  /** One line for the admin: "contact 101 updated, note 2001 created". */
+  summary: string;
+  /** Kept with the delivery: record ids and links that admins and other connectors (Slack buttons) use. */
+  data?: Record<string, unknown>;
+  statusCode?: number;
+}
+
+export interface ConnectorLimits {
+  /** Deliveries in flight at once for this connector. */
+  concurrency: number;
+  /** Requests allowed per interval, as the destination publishes them. */
+  rate: { requests: number; perMs: number } | undefined;
+  /** Events per `deliverBatch` call; 1 when the connector has no batch API. */
+  batchSize: number;
+}
+
+/** A configured connector (one `config/connectors/NAME.yaml`), ready to deliver. */
+export interface Connector {
+  readonly name: string;
+  readonly type: string;
+  readonly limits: ConnectorLimits;
+  /** The exact requests `deliver` would send for this event. Sends nothing. */
+  preview(context: DeliveryContext): PlannedRequest[];
+  /** Delivers one event; throws a {@link DeliveryError} (or anything, taken as retryable) on failure. */
+  deliver(context: DeliveryContext): Promise<DeliveryResult>;
+  /** Delivers several events in as few calls as the API allows; one outcome per input, in order. */
+  deliverBatch?(contexts: DeliveryContext[]): Promise<(DeliveryResult | DeliveryError)[]>;
+  /** Connectors whose results this one wants in `related` before it runs (e.g. Slack buttons to CRM records). */
+  readonly waitsFor?: { connectors: readonly string[]; timeoutMs: number };
+  close?(): Promise<void>;
+}
+
+/** What a connector may use from its surroundings; nothing of HTTP serving or the database. */
+export interface ConnectorEnvironment {
+  now(): number;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * A kind of destination (`hubspot`, `slack`, …): the schema of its YAML file
+ * and how to build a {@link Connector} from a validated file.
+ */
+export interface ConnectorType<Settings extends z.ZodObject = z.ZodObject> {
+  readonly type: string;
+  readonly description: string;
+  /** Every key of the YAML file except `type`; strict, with defaults. */
+  readonly settings: Settings;
+  create(name: string, settings: z.output<Settings>, environment: ConnectorEnvironment): Connector;
+}
+
+/** Helps type a connector type's `create` against its own settings schema. */
+export function defineConnectorType<Settings extends z.ZodObject>(
+  type: ConnectorType<Settings>,
+): ConnectorType<Settings> {
+  return type;
+}

@@ -1,0 +1,1 @@
+export const TRANSCRIPT_FORMATS = ['text', 'markdown', 'html'] as const;
