@@ -4,8 +4,7 @@ import { type Database, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
-import { GroupCommit } from './ingest/group-commit.ts';
-import { type EventToStore, type StoredEvent, storeEvents } from './ingest/store-events.ts';
+import { eventWriterFor } from './ingest/store-events.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
 export interface ServiceOptions {
@@ -39,7 +38,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const loaded = typeof options.config === 'string' ? await loadConfig(options.config) : options.config;
   const logger = options.logger ?? createLogger();
   const config = new ConfigHolder(loaded);
-  const store = openDatabase(loaded.main.database.url, { durability: loaded.main.database.durability });
+  const store = openDatabase(loaded.main.database.url, {
+    durability: loaded.main.database.durability,
+    busyTimeoutMs: loaded.main.database.busy_timeout,
+  });
   try {
     await migrateToLatest(store.db as never);
   } catch (error) {
@@ -51,7 +53,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.warn({ source: name }, 'source accepts unsigned requests (insecure)');
   }
 
-  const writer = new GroupCommit<EventToStore, StoredEvent>((events) => storeEvents(store.db, events));
+  const writer = eventWriterFor(store);
   const app = createApp({ config, store, writer, logger, ...(options.now ? { now: options.now } : {}) });
   const http = await startServer(app, loaded);
   logger.info({ url: http.url, port: http.port, config: loaded.file }, 'listening');

@@ -168,7 +168,11 @@ describe('interpolation and the environment', () => {
   it('applies documented defaults', async () => {
     const config = await load(VALID_SOURCE);
     expect(config.main.server).toMatchObject({ port: 3000, body_limit: 1024 * 1024, trusted_proxies: [] });
-    expect(config.main.database).toEqual({ url: 'sqlite:./data/leadrelay.db', durability: 'full' });
+    expect(config.main.database).toEqual({
+      url: 'sqlite:./data/leadrelay.db',
+      durability: 'full',
+      busy_timeout: 5000,
+    });
     expect(config.main.delivery.retry_schedule[1]).toBe(10_000);
     expect(config.main.sources.bot!.verify).toMatchObject({ tolerance: 300_000 });
   });

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { sql } from 'kysely';
+import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -12,6 +12,7 @@ describe('POST /webhooks/:source', () => {
   beforeAll(async () => {
     service = await startTestService({
       server: { body_limit: '2kb' },
+      database: { busy_timeout: '100ms' },
       sources: {
         site: { verify: { scheme: 'standard-webhooks', secrets: [secret] } },
         office: { verify: { secrets: [secret] }, allow_ips: ['10.20.0.0/16'] },
@@ -225,9 +226,12 @@ describe('POST /webhooks/:source', () => {
 
   it('answers 503 when the store cannot durably accept the event, and recovers', async () => {
     const before = await totals();
-    await sql`pragma query_only = on`.execute(service.store.db);
+    // Another process holds the write lock longer than database.busy_timeout.
+    const other = new SQLite(service.dbFile);
+    other.exec('begin exclusive');
     const refused = await signedPost(leadEvent());
-    await sql`pragma query_only = off`.execute(service.store.db);
+    other.exec('rollback');
+    other.close();
     expect(refused.status).toBe(503);
     expect(refused.json).toMatchObject({ error: 'store_unavailable' });
     expect(JSON.stringify(refused.json)).not.toMatch(/at .*\.ts:\d+/);

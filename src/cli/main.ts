@@ -83,7 +83,10 @@ async function serve(argv: string[]): Promise<number> {
 async function migrate(argv: string[]): Promise<number> {
   const { values } = args(argv, {});
   const config = await loadConfig(configPath(values.config));
-  const store = openDatabase(config.main.database.url, { durability: config.main.database.durability });
+  const store = openDatabase(config.main.database.url, {
+    durability: config.main.database.durability,
+    busyTimeoutMs: config.main.database.busy_timeout,
+  });
   try {
     const applied = await migrateToLatest(store.db as never);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');

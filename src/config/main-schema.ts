@@ -129,6 +129,8 @@ export const mainConfigSchema = z.strictObject({
     .strictObject({
       url: z.string().default('sqlite:./data/leadrelay.db'),
       durability: z.enum(['full', 'normal']).default('full'),
+      /** How long a write waits for a lock held by another process before the request gets 503. */
+      busy_timeout: duration.prefault('5s'),
     })
     .prefault({}),
   sources: z.record(

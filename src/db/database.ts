@@ -1,15 +1,21 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import SQLite from 'better-sqlite3';
+import { resolve } from 'node:path';
+import type SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { type Durability, openConnection, type SqliteSettings } from './sqlite/open-connection.ts';
 import type { Tables } from './tables.ts';
 
-export type Durability = 'full' | 'normal';
+export type { Durability };
 
 /** An open store: the query builder plus what differs between dialects. */
 export interface Database {
   db: Kysely<Tables>;
   dialect: 'sqlite' | 'postgres';
+  /** The raw SQLite handle, for the few hot paths written against it directly. */
+  sqlite?: SQLite.Database;
+  /** How to open more connections to the same SQLite file (e.g. from a writer thread). */
+  sqliteSettings?: SqliteSettings;
+  /** Runs `cleanup` when the database is closed, before the connection is. */
+  onClose(cleanup: () => Promise<void>): void;
   /** Cheap round trip for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -17,6 +23,7 @@ export interface Database {
 
 export interface OpenOptions {
   durability?: Durability;
+  busyTimeoutMs?: number;
 }
 
 /**
@@ -28,32 +35,61 @@ export interface OpenOptions {
  * await migrateToLatest(store.db);
  */
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), options.durability ?? 'full');
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    return openSqlite({
+      file: path === ':memory:' ? path : resolve(path),
+      durability: options.durability ?? 'full',
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    });
+  }
   if (/^postgres(ql)?:\/\//.test(url)) {
     throw new Error('PostgreSQL is not supported yet by this version of leadrelay; use sqlite:PATH');
   }
   throw new Error(`database.url must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
 }
 
-function openSqlite(path: string, durability: Durability): Database {
-  const file = path === ':memory:' ? path : resolve(path);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new SQLite(file);
-  sqlite.pragma('journal_mode = WAL');
-  // In WAL mode FULL syncs the log on every commit: a 2xx is on disk. NORMAL
-  // syncs at checkpoints only and may lose the last commits on power loss.
-  sqlite.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+function openSqlite(settings: SqliteSettings): Database {
+  const sqlite = openConnection(settings);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const cleanups: (() => Promise<void>)[] = [];
   return {
     db,
     dialect: 'sqlite',
+    sqlite,
+    sqliteSettings: settings,
+    onClose: (cleanup) => cleanups.push(cleanup),
     async ping() {
       sqlite.prepare('select 1').get();
     },
     async close() {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
       await db.destroy();
     },
   };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more
+ * than running most of ours. Statements are reused by their SQL text (kysely
+ * runs them synchronously to completion, so one is never in use twice).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      if (cache.size >= 500) cache.delete(cache.keys().next().value as string);
+      statement = sqlite.prepare(source);
+      cache.set(source, statement);
+    }
+    return statement;
+  };
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property === 'prepare') return prepare;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

@@ -8,7 +8,7 @@ export const MAX_JSON_DEPTH = 64;
 /** Decodes strictly (invalid UTF-8 is refused, not replaced) and parses JSON. */
 export function parseJsonBody(
   body: Buffer,
-): { ok: true; value: unknown } | { ok: false; rejection: Rejection } {
+): { ok: true; value: unknown; text: string } | { ok: false; rejection: Rejection } {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -30,7 +30,7 @@ export function parseJsonBody(
       ]),
     };
   }
-  return { ok: true, value };
+  return { ok: true, value, text };
 }
 
 function depthExceeds(root: unknown, limit: number): boolean {

@@ -51,8 +51,8 @@ export async function receiveEvent(
   }
 
   // The body as sent (not the validator's copy) is stored, so unknown fields
-  // survive exactly for mappings; `id` is filled in when it came from a header.
-  const event = { ...raw, id: externalId };
+  // survive exactly for mappings; `id` is added when it came from a header.
+  const payload = validated.event.id === undefined ? JSON.stringify({ ...raw, id: externalId }) : parsed.text;
   const connectors = routeEvent(request.config.routes, request.sourceName, validated.event);
   const stored = await writer.submit({
     id: newId('ev', request.receivedAt),
@@ -61,7 +61,7 @@ export async function receiveEvent(
     type: validated.event.type,
     receivedAt: request.receivedAt,
     occurredAt: validated.event.occurred_at ?? null,
-    payload: JSON.stringify(event),
+    payload,
     connectors,
     orderingKey: orderingKey(validated.event),
   });

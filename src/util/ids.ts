@@ -17,6 +17,21 @@ export function newId(prefix: string, nowMs = Date.now()): string {
     t = Math.floor(t / 32);
   }
   let random = '';
-  for (const byte of randomBytes(16)) random += CROCKFORD[byte % 32];
+  const bytes = randomPool(16);
+  for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i]! % 32];
   return `${prefix}_${time}${random}`;
+}
+
+// One randomBytes call per 256 ids instead of one per id: ingest makes an id per request.
+let pool: Buffer = Buffer.alloc(0);
+let offset = 0;
+
+function randomPool(size: number): Buffer {
+  if (offset + size > pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  const slice = pool.subarray(offset, offset + size);
+  offset += size;
+  return slice;
 }

@@ -60,7 +60,8 @@ export async function startTestService(
   const dbFile = join(dir.path, 'leadrelay.db');
   const configFile = join(dir.path, 'leadrelay.yaml');
   const server = { host: '127.0.0.1', port: 0, ...((config.server as object | undefined) ?? {}) };
-  writeFileSync(configFile, stringify({ ...config, server, database: { url: `sqlite:${dbFile}` } }));
+  const database = { url: `sqlite:${dbFile}`, ...((config.database as object | undefined) ?? {}) };
+  writeFileSync(configFile, stringify({ ...config, server, database }));
   const loaded = await loadConfig(configFile, { env: options.env ?? {} });
   const service = await startService({
     config: loaded,

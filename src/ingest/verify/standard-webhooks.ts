@@ -42,8 +42,15 @@ export function verifyStandardWebhooks(
   return matched ? VERIFIED : rejected('no signature matches');
 }
 
+const decodedKeys = new Map<string, Buffer>();
+
 function signStandardWebhook(secret: string, prefix: Buffer, body: Buffer): Buffer {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  let key = decodedKeys.get(secret);
+  if (!key) {
+    key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    if (decodedKeys.size > 1000) decodedKeys.clear();
+    decodedKeys.set(secret, key);
+  }
   return createHmac('sha256', key).update(prefix).update(body).digest();
 }
 

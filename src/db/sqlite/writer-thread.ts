@@ -1,0 +1,53 @@
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { EventToStore, StoredEvent } from '../../ingest/store-events.ts';
+import { sqliteEventInserter } from './insert-events.ts';
+import { openConnection, type SqliteSettings } from './open-connection.ts';
+
+/*
+ * Runs inside a worker thread: ingest's writes, including the fsync of every
+ * commit, happen here so that the thread serving HTTP never blocks on the
+ * disk. Batches that arrived while a commit was running are committed
+ * together in the next transaction: group commit, on this side too.
+ */
+type Request = { id: number; events: EventToStore[] } | 'close';
+
+const port = parentPort as MessagePort;
+const connection = openConnection(workerData.settings as SqliteSettings);
+const insert = sqliteEventInserter(connection);
+
+port.on('message', (first: Request) => {
+  const requests: Exclude<Request, 'close'>[] = [];
+  let closing = first === 'close';
+  if (first !== 'close') requests.push(first);
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
+    if (next.message === 'close') closing = true;
+    else requests.push(next.message);
+  }
+  if (requests.length > 0) commit(requests);
+  if (closing) {
+    connection.close();
+    port.close();
+  }
+});
+
+function commit(requests: Exclude<Request, 'close'>[]): void {
+  let results: StoredEvent[];
+  try {
+    results = insert(requests.flatMap((request) => request.events));
+  } catch (error) {
+    // The caller retries a failed batch item by item, which finds the culprit.
+    for (const request of requests) {
+      port.postMessage({
+        id: request.id,
+        error: (error as Error).message,
+        code: (error as { code?: string }).code,
+      });
+    }
+    return;
+  }
+  let offset = 0;
+  for (const request of requests) {
+    port.postMessage({ id: request.id, results: results.slice(offset, offset + request.events.length) });
+    offset += request.events.length;
+  }
+}
