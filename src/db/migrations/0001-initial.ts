@@ -8,6 +8,11 @@ import { type Kysely, sql } from 'kysely';
  * connector and key?", answered by the partial index `deliveries_key_open`,
  * which only holds unfinished rows and so stays small however long history is.
  * The same statements run on PostgreSQL, where claims add FOR UPDATE SKIP LOCKED.
+ *
+ * Ingest inserts one event and N deliveries per request, so every index
+ * touched by an insert costs on the hot path. Events need no index on time:
+ * their ids are time-ordered ULIDs. Admin lists of dead rows and retention of
+ * delivered rows use partial indexes that a fresh `pending` row never enters.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -22,7 +27,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('payload', 'text', (col) => col.notNull())
     .addUniqueConstraint('events_source_external_id', ['source', 'external_id'])
     .execute();
-  await db.schema.createIndex('events_received').on('events').columns(['received_at']).execute();
 
   await db.schema
     .createTable('deliveries')
@@ -60,9 +64,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('deliveries_event').on('deliveries').columns(['event_id']).execute();
   await db.schema
-    .createIndex('deliveries_status_connector')
+    .createIndex('deliveries_dead')
     .on('deliveries')
-    .columns(['status', 'connector', 'updated_at'])
+    .columns(['connector', 'updated_at'])
+    .where(sql.ref('status'), '=', 'dead')
+    .execute();
+  await db.schema
+    .createIndex('deliveries_delivered')
+    .on('deliveries')
+    .columns(['updated_at'])
+    .where(sql.ref('status'), '=', 'delivered')
     .execute();
 
   await db.schema
