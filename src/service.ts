@@ -1,4 +1,5 @@
 import { ConfigHolder } from './config/config-holder.ts';
+import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
@@ -12,6 +13,12 @@ export interface ServiceOptions {
   config: LoadedConfig | string;
   logger?: Logger;
   now?: () => number;
+  /** The environment for `${VAR}` when (re)loading; `process.env` by default. */
+  env?: Record<string, string | undefined>;
+  /** Reload the configuration when its files change (default true). */
+  watch?: boolean;
+  /** Quiet time before a reload (default 250 ms). */
+  reloadDebounceMs?: number;
 }
 
 export interface RunningService {
@@ -35,7 +42,9 @@ export interface RunningService {
  * await service.stop();
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const loaded = typeof options.config === 'string' ? await loadConfig(options.config) : options.config;
+  const env = options.env ?? process.env;
+  const loaded =
+    typeof options.config === 'string' ? await loadConfig(options.config, { env }) : options.config;
   const logger = options.logger ?? createLogger();
   const config = new ConfigHolder(loaded);
   const store = openDatabase(loaded.main.database.url, {
@@ -57,6 +66,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = createApp({ config, store, writer, logger, ...(options.now ? { now: options.now } : {}) });
   const http = await startServer(app, loaded);
   logger.info({ url: http.url, port: http.port, config: loaded.file }, 'listening');
+  const stopWatching =
+    options.watch === false
+      ? () => {}
+      : watchConfig(config, logger, {
+          env,
+          ...(options.reloadDebounceMs ? { debounceMs: options.reloadDebounceMs } : {}),
+        });
 
   return {
     url: http.url,
@@ -66,6 +82,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     http,
     logger,
     async stop() {
+      stopWatching();
       await http.close();
       await writer.flush();
       await store.close();

@@ -93,7 +93,7 @@ describe('configuration errors name file, line, column and key path', () => {
     [
       'a route condition that does not compile',
       `${VALID_SOURCE}routes:\n  - on: "*"\n    when: "lead.score | bogus_filter"\n    to: [slack]\n`,
-      ['6:11: routes[0].when: invalid condition: undefined filter: bogus_filter, line:1, col:1'],
+      ['6:11: routes[0].when: invalid condition: unknown filter "bogus_filter"'],
     ],
     [
       'a route limited to a source that does not exist',

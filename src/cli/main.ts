@@ -1,9 +1,12 @@
+import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { configPath, loadConfig } from '../config/load-config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { startService } from '../service.ts';
+import { formatPreview, previewEvent, readEventFile } from './commands/preview.ts';
+import { writeSchemas } from './commands/schema.ts';
 import { sendTest } from './commands/send-test.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -16,6 +19,10 @@ Commands:
   migrate               apply database migrations
   send-test             sign and POST sample events to a running server
                         [--source NAME] [--type TYPE] [--url URL]
+  check                 validate the configuration (exit 1 with file:line:col lines)
+  preview EVENT.json    print the requests each routed connector would send; sends nothing
+                        [--connector NAME] [--source NAME] [--json]
+  schema                write JSON Schemas for the YAML files to config/schema/
 
 --config defaults to $LEADRELAY_CONFIG, then config/leadrelay.yaml.`;
 
@@ -30,6 +37,12 @@ export async function main(argv: string[]): Promise<number> {
         return await migrate(rest);
       case 'send-test':
         return await runSendTest(rest);
+      case 'check':
+        return await check(rest);
+      case 'preview':
+        return await preview(rest);
+      case 'schema':
+        return schema(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -110,4 +123,39 @@ async function runSendTest(argv: string[]): Promise<number> {
     print: (line) => console.log(line),
   });
   return ok ? 0 : 2;
+}
+
+async function check(argv: string[]): Promise<number> {
+  const { values } = args(argv, {});
+  const config = await loadConfig(configPath(values.config));
+  const connectors = [...config.connectors.values()].map((c) => `${c.name} (${c.type})`);
+  console.log(`${config.file}: OK`);
+  console.log(`  sources:    ${Object.keys(config.main.sources).join(', ') || 'none'}`);
+  console.log(`  connectors: ${connectors.join(', ') || 'none'}`);
+  console.log(`  routes:     ${config.routes.length}`);
+  return 0;
+}
+
+async function preview(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, {
+    connector: { type: 'string' },
+    source: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const [eventFile] = positionals;
+  if (!eventFile) throw new UsageError('usage: leadrelay preview EVENT.json [--connector NAME] [--json]');
+  const config = await loadConfig(configPath(values.config));
+  const entries = previewEvent(config, readEventFile(eventFile), {
+    connector: values.connector,
+    source: values.source,
+  });
+  console.log(values.json ? JSON.stringify(entries, null, 2) : formatPreview(entries));
+  return 0;
+}
+
+function schema(argv: string[]): number {
+  const { values } = args(argv, { out: { type: 'string' } });
+  const out = values.out ?? join(dirname(configPath(values.config)), 'schema');
+  for (const file of writeSchemas(out)) console.log(`wrote ${relative(process.cwd(), file)}`);
+  return 0;
 }

@@ -18,8 +18,13 @@ export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
 
   constructor(problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    // Files in the order they were read, each top to bottom, as an editor lists them.
+    const fileOrder = [...new Set(problems.map((p) => p.file))];
+    const sorted = [...problems].sort(
+      (a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || a.line - b.line || a.col - b.col,
+    );
+    super(sorted.map(formatProblem).join('\n'));
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.problems = sorted;
   }
 }

@@ -1,4 +1,5 @@
 import { engine } from './engine.ts';
+import { explain } from './template.ts';
 
 /** A compiled route `when:` expression such as `feedback.rating <= 2`. */
 export type Condition = (event: object) => boolean;
@@ -13,6 +14,11 @@ export type Condition = (event: object) => boolean;
  */
 export function compileCondition(expression: string): Condition {
   if (/\{[{%]|[%}]\}/.test(expression)) throw new Error('write the bare expression, without {{ }} or {% %}');
-  const template = engine.parse(`{% if ${expression} %}1{% endif %}`);
+  let template: ReturnType<typeof engine.parse>;
+  try {
+    template = engine.parse(`{% if ${expression} %}1{% endif %}`);
+  } catch (error) {
+    throw new Error(explain((error as Error).message));
+  }
   return (event) => engine.renderSync(template, event) === '1';
 }

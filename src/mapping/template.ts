@@ -39,7 +39,8 @@ export function compileTemplate(source: string): Template {
   };
 }
 
-function explain(message: string): string {
+/** The template engine's error, rephrased for an admin (with a "did you mean" for filter names). */
+export function explain(message: string): string {
   const unknown = /undefined filter: ([\w-]+)/.exec(message);
   if (unknown) return `unknown filter "${unknown[1]}"${didYouMeanSuffix(unknown[1]!, filterNames())}`;
   return message;

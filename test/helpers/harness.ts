@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { type RunningService, startService } from '../../src/service.ts';
-import { silentLogger } from '../../src/util/logger.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from './temp-dir.ts';
 
 export function newSecret(): string {
@@ -53,6 +53,9 @@ export async function startTestService(
     now?: () => number;
     /** Connector files by name; a connector a route names without one here becomes a webhook to a closed port. */
     connectors?: Record<string, Record<string, unknown>>;
+    /** Reload when the files change (off by default in tests). */
+    watch?: boolean;
+    logger?: Logger;
   } = {},
 ): Promise<TestService> {
   const dir = tempDir();
@@ -65,7 +68,10 @@ export async function startTestService(
   const loaded = await loadConfig(configFile, { env: options.env ?? {} });
   const service = await startService({
     config: loaded,
-    logger: silentLogger(),
+    env: options.env ?? {},
+    watch: options.watch ?? false,
+    reloadDebounceMs: 50,
+    logger: options.logger ?? silentLogger(),
     ...(options.now ? { now: options.now } : {}),
   });
   return {
