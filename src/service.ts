@@ -6,15 +6,23 @@ import { migrateToLatest } from './db/migrate.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
 import { eventWriterFor } from './ingest/store-events.ts';
+import { DeliveryWorker } from './outbox/delivery-worker.ts';
+import { prune } from './outbox/prune.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
 export interface ServiceOptions {
   /** A loaded configuration, or the path to load one from. */
   config: LoadedConfig | string;
   logger?: Logger;
+  /** The clock for ingest timestamps and delivery scheduling. */
   now?: () => number;
+  random?: () => number;
   /** The environment for `${VAR}` when (re)loading; `process.env` by default. */
   env?: Record<string, string | undefined>;
+  /** Serve HTTP (default true). */
+  http?: boolean;
+  /** Run the delivery worker (default true). */
+  worker?: boolean;
   /** Reload the configuration when its files change (default true). */
   watch?: boolean;
   /** Quiet time before a reload (default 250 ms). */
@@ -22,19 +30,22 @@ export interface ServiceOptions {
 }
 
 export interface RunningService {
+  /** Empty when HTTP is off. */
   url: string;
   port: number;
   config: ConfigHolder;
   store: Database;
-  http: RunningServer;
+  http: RunningServer | undefined;
+  worker: DeliveryWorker | undefined;
   logger: Logger;
-  /** Stops accepting, commits what was accepted, closes the database. */
+  /** Stops accepting, commits what was accepted, finishes or releases deliveries, closes the database. */
   stop(): Promise<void>;
 }
 
 /**
- * Everything `leadrelay serve` runs, assembled: database (migrated), the
- * group-committing event writer and the HTTP server.
+ * Everything `leadrelay serve` (HTTP + worker) and `leadrelay worker` run,
+ * assembled: database (migrated), the group-committing event writer, the
+ * HTTP server, the delivery worker, retention and config reloading.
  *
  * @example
  * const service = await startService({ config: 'config/leadrelay.yaml' });
@@ -43,6 +54,7 @@ export interface RunningService {
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
   const loaded =
     typeof options.config === 'string' ? await loadConfig(options.config, { env }) : options.config;
   const logger = options.logger ?? createLogger();
@@ -62,10 +74,32 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.warn({ source: name }, 'source accepts unsigned requests (insecure)');
   }
 
+  const worker =
+    options.worker === false
+      ? undefined
+      : new DeliveryWorker({
+          store,
+          config,
+          logger,
+          now,
+          ...(options.random ? { random: options.random } : {}),
+          pollIntervalMs: loaded.main.delivery.poll_interval,
+        });
+  worker?.start();
+  const stopRetention = worker ? runRetention(store, config, logger, now) : () => {};
+
+  let http: RunningServer | undefined;
   const writer = eventWriterFor(store);
-  const app = createApp({ config, store, writer, logger, ...(options.now ? { now: options.now } : {}) });
-  const http = await startServer(app, loaded);
-  logger.info({ url: http.url, port: http.port, config: loaded.file }, 'listening');
+  if (options.http !== false) {
+    const app = createApp({ config, store, writer, logger, now, onStored: () => worker?.wake() });
+    http = await startServer(app, loaded);
+    logger.info(
+      { url: http.url, port: http.port, config: loaded.file, worker: Boolean(worker) },
+      'listening',
+    );
+  } else {
+    logger.info({ config: loaded.file, owner: worker?.owner }, 'worker started');
+  }
   const stopWatching =
     options.watch === false
       ? () => {}
@@ -75,17 +109,50 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         });
 
   return {
-    url: http.url,
-    port: http.port,
+    url: http?.url ?? '',
+    port: http?.port ?? 0,
     config,
     store,
     http,
+    worker,
     logger,
     async stop() {
       stopWatching();
-      await http.close();
+      stopRetention();
+      await http?.close();
       await writer.flush();
+      await worker?.stop(config.current.main.delivery.shutdown_timeout);
       await store.close();
     },
+  };
+}
+
+/** Prunes old rows once a minute (and shortly after start), never overlapping itself. */
+function runRetention(store: Database, config: ConfigHolder, logger: Logger, now: () => number): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const { retention } = config.current.main.delivery;
+      const pruned = await prune(store.db, {
+        now: now(),
+        deliveredMs: retention.delivered,
+        eventsMs: retention.events,
+      });
+      if (pruned.deliveries + pruned.events > 0) logger.info(pruned, 'pruned old rows');
+    } catch (error) {
+      logger.error({ err: error }, 'retention failed; will try again');
+    } finally {
+      running = false;
+    }
+  };
+  const first = setTimeout(tick, 5_000);
+  const every = setInterval(tick, 60_000);
+  first.unref();
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
   };
 }

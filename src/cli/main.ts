@@ -5,6 +5,7 @@ import { configPath, loadConfig } from '../config/load-config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { startService } from '../service.ts';
+import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
 import { formatPreview, previewEvent, readEventFile } from './commands/preview.ts';
 import { writeSchemas } from './commands/schema.ts';
 import { sendTest } from './commands/send-test.ts';
@@ -15,7 +16,8 @@ const HELP = `leadrelay — chatbot webhooks in, CRM records and sales alerts ou
 Usage: leadrelay <command> [--config PATH]
 
 Commands:
-  serve                 HTTP server (webhooks, health) with the configured database
+  serve [--no-worker]   HTTP server and delivery worker (--no-worker: HTTP only)
+  worker                delivery worker only (run several for scale-out)
   migrate               apply database migrations
   send-test             sign and POST sample events to a running server
                         [--source NAME] [--type TYPE] [--url URL]
@@ -23,6 +25,10 @@ Commands:
   preview EVENT.json    print the requests each routed connector would send; sends nothing
                         [--connector NAME] [--source NAME] [--json]
   schema                write JSON Schemas for the YAML files to config/schema/
+  deliveries list       outbox rows [--status pending|leased|delivered|dead] [--connector NAME] [--json]
+  deliveries retry      put dead deliveries back in the queue: ID… | --dead [--connector NAME]
+  events show ID        one event with its deliveries and attempts [--json]
+  events replay ID      deliver an event again to its routes
 
 --config defaults to $LEADRELAY_CONFIG, then config/leadrelay.yaml.`;
 
@@ -33,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'worker':
+        return await serve(rest, 'worker');
       case 'migrate':
         return await migrate(rest);
       case 'send-test':
@@ -43,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
         return await preview(rest);
       case 'schema':
         return schema(rest);
+      case 'deliveries':
+        return await deliveries(rest);
+      case 'events':
+        return await events(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -77,9 +89,13 @@ function args<T extends Record<string, { type: 'string' | 'boolean'; short?: str
   });
 }
 
-async function serve(argv: string[]): Promise<number> {
+async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promise<number> {
   const { values } = args(argv, { 'no-worker': { type: 'boolean' } });
-  const service = await startService({ config: configPath(values.config) });
+  const service = await startService({
+    config: configPath(values.config),
+    http: mode === 'serve',
+    worker: mode === 'worker' || !values['no-worker'],
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'shutting down');
@@ -158,4 +174,41 @@ function schema(argv: string[]): number {
   const out = values.out ?? join(dirname(configPath(values.config)), 'schema');
   for (const file of writeSchemas(out)) console.log(`wrote ${relative(process.cwd(), file)}`);
   return 0;
+}
+
+async function deliveries(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values, positionals } = args(rest, {
+    status: { type: 'string' },
+    connector: { type: 'string' },
+    json: { type: 'boolean' },
+    dead: { type: 'boolean' },
+    limit: { type: 'string' },
+  });
+  const file = configPath(values.config);
+  const print = (text: string) => console.log(text);
+  if (action === 'list') {
+    const limit = values.limit ? Number(values.limit) : undefined;
+    return deliveriesList(
+      file,
+      { status: values.status, connector: values.connector, json: values.json, ...(limit ? { limit } : {}) },
+      print,
+    );
+  }
+  if (action === 'retry')
+    return deliveriesRetry(file, { ids: positionals, dead: values.dead, connector: values.connector }, print);
+  throw new UsageError('usage: leadrelay deliveries list|retry …');
+}
+
+async function events(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values, positionals } = args(rest, { json: { type: 'boolean' } });
+  const [id] = positionals;
+  const file = configPath(values.config);
+  const print = (text: string) => console.log(text);
+  if (!id || (action !== 'show' && action !== 'replay'))
+    throw new UsageError('usage: leadrelay events show|replay ID');
+  return action === 'show'
+    ? eventsShow(file, id, { json: values.json }, print)
+    : eventsReplay(file, id, print);
 }

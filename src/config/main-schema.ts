@@ -154,6 +154,20 @@ export const mainConfigSchema = z.strictObject({
         .array(duration)
         .min(1)
         .prefault(['0s', '10s', '1m', '5m', '30m', '2h', '6h', '12h', '24h']),
+      /** How long a worker holds a claimed delivery; a worker that dies gives its rows back after this. */
+      lease: duration.prefault('60s'),
+      /** How long SIGTERM waits for deliveries in flight before giving them back. */
+      shutdown_timeout: duration.prefault('10s'),
+      /** Fallback poll for retries and for work written by other processes. */
+      poll_interval: duration.prefault('1s'),
+      retention: z
+        .strictObject({
+          /** Delivered rows (and their attempts) older than this are deleted. */
+          delivered: duration.prefault('30d'),
+          /** Events older than this whose deliveries are all gone are deleted (ends their idempotency). */
+          events: duration.prefault('90d'),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });

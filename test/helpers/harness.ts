@@ -55,6 +55,9 @@ export async function startTestService(
     connectors?: Record<string, Record<string, unknown>>;
     /** Reload when the files change (off by default in tests). */
     watch?: boolean;
+    /** Run the delivery worker (off by default in tests). */
+    worker?: boolean;
+    random?: () => number;
     logger?: Logger;
   } = {},
 ): Promise<TestService> {
@@ -70,6 +73,8 @@ export async function startTestService(
     config: loaded,
     env: options.env ?? {},
     watch: options.watch ?? false,
+    worker: options.worker ?? false,
+    ...(options.random ? { random: options.random } : {}),
     reloadDebounceMs: 50,
     logger: options.logger ?? silentLogger(),
     ...(options.now ? { now: options.now } : {}),

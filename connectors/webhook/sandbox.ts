@@ -1,0 +1,144 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { verifyStandardWebhooks } from '../../src/ingest/verify/standard-webhooks.ts';
+
+/** What the sandbox answers instead of a 200. */
+export interface Fault {
+  /** Answer with this status (default 500). */
+  status?: number;
+  retryAfter?: string;
+  /** Wait before answering (a slow or timing-out destination). */
+  delayMs?: number;
+  /** Drop the connection without answering. */
+  reset?: boolean;
+  body?: string;
+}
+
+export interface ReceivedRequest {
+  /** The `webhook-id` header: leadrelay's event id. */
+  id: string;
+  at: number;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** Whether the Standard Webhooks signature verified (undefined when the sandbox has no secret). */
+  signatureValid: boolean | undefined;
+  /** What the sandbox answered (0 for a reset). */
+  status: number;
+}
+
+/**
+ * A local stand-in for "any URL": records every request it gets and can be
+ * told to fail — status codes, Retry-After, slow answers, dropped connections —
+ * by a queue of faults or at a random rate. Used by the tests, the benchmarks
+ * and `npm run demo`; `GET /_sandbox/received` shows the record over HTTP.
+ *
+ * @example
+ * const sandbox = await WebhookSandbox.start({ secret });
+ * sandbox.failNext(2, { status: 503, retryAfter: '1' });
+ * // … deliver …
+ * sandbox.delivered().length
+ */
+export class WebhookSandbox {
+  readonly received: ReceivedRequest[] = [];
+  private readonly faults: Fault[] = [];
+  private failureRate = 0;
+  private randomFaults: Fault[] = [];
+  private readonly sockets = new Set<Socket>();
+  private listeners: ((request: ReceivedRequest) => void)[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    private readonly secret: string | undefined,
+  ) {}
+
+  static async start(options: { port?: number; secret?: string } = {}): Promise<WebhookSandbox> {
+    let sandbox: WebhookSandbox | undefined;
+    const server = createServer((req, res) => void sandbox!.handle(req, res));
+    server.on('connection', (socket) => {
+      sandbox?.sockets.add(socket);
+      socket.on('close', () => sandbox?.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    sandbox = new WebhookSandbox(server, `http://127.0.0.1:${port}`, options.secret);
+    return sandbox;
+  }
+
+  /** The next `count` requests get `fault`. */
+  failNext(count: number, fault: Fault = {}): void {
+    for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  /** From now on, each request fails with probability `rate`, with one of `faults` picked at random. */
+  failRandomly(rate: number, faults: Fault[]): void {
+    this.failureRate = rate;
+    this.randomFaults = faults;
+  }
+
+  /** Requests answered 2xx: the effects a real destination would keep. */
+  delivered(): ReceivedRequest[] {
+    return this.received.filter((request) => request.status >= 200 && request.status < 300);
+  }
+
+  /** Calls `listener` for every request as it is answered (for latency measurements). */
+  onRequest(listener: (request: ReceivedRequest) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    if (req.method === 'GET' && req.url === '/_sandbox/received') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(this.received.map(({ headers: _headers, ...rest }) => rest)));
+      return;
+    }
+    const fault = this.faults.shift() ?? this.randomFault();
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const record: ReceivedRequest = {
+      id: header('webhook-id') ?? '',
+      at: Date.now(),
+      path: req.url ?? '/',
+      headers: req.headers,
+      body: raw.toString('utf8'),
+      signatureValid: this.secret
+        ? verifyStandardWebhooks({ secrets: [this.secret], toleranceMs: 300_000 }, header, raw, Date.now()).ok
+        : undefined,
+      status: 0,
+    };
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.reset) {
+      this.remember(record);
+      req.socket.destroy();
+      return;
+    }
+    record.status = fault ? (fault.status ?? 500) : record.signatureValid === false ? 401 : 200;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (fault?.retryAfter) headers['retry-after'] = fault.retryAfter;
+    res.writeHead(record.status, headers);
+    res.end(fault?.body ?? JSON.stringify({ ok: record.status === 200 }));
+    this.remember(record);
+  }
+
+  private remember(record: ReceivedRequest): void {
+    this.received.push(record);
+    for (const listener of this.listeners) listener(record);
+  }
+
+  private randomFault(): Fault | undefined {
+    if (this.failureRate <= 0 || this.randomFaults.length === 0 || Math.random() >= this.failureRate)
+      return undefined;
+    return this.randomFaults[Math.floor(Math.random() * this.randomFaults.length)];
+  }
+}

@@ -1,0 +1,159 @@
+import { loadConfig } from '../../config/load-config.ts';
+import { type Database, openDatabase } from '../../db/database.ts';
+import { migrateToLatest } from '../../db/migrate.ts';
+import type { DeliveryStatus } from '../../db/tables.ts';
+import { orderingKey } from '../../ingest/ordering-key.ts';
+import { routeEvent } from '../../ingest/router.ts';
+import { listDeliveries, replayEvent, retryDead, showEvent } from '../../outbox/operator-queries.ts';
+import { formatTable, formatTime } from '../table.ts';
+import { UsageError } from '../usage-error.ts';
+
+const STATUSES: DeliveryStatus[] = ['pending', 'leased', 'delivered', 'dead'];
+
+async function withStore<T>(configFile: string, run: (store: Database) => Promise<T>): Promise<T> {
+  const config = await loadConfig(configFile);
+  const store = openDatabase(config.main.database.url, {
+    durability: config.main.database.durability,
+    busyTimeoutMs: config.main.database.busy_timeout,
+  });
+  try {
+    await migrateToLatest(store.db as never);
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function deliveriesList(
+  configFile: string,
+  options: {
+    status?: string | undefined;
+    connector?: string | undefined;
+    json?: boolean | undefined;
+    limit?: number;
+  },
+  print: (text: string) => void,
+): Promise<number> {
+  if (options.status && !STATUSES.includes(options.status as DeliveryStatus)) {
+    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  }
+  const rows = await withStore(configFile, (store) =>
+    listDeliveries(store.db, {
+      status: options.status as DeliveryStatus | undefined,
+      connector: options.connector,
+      limit: options.limit ?? 100,
+    }),
+  );
+  if (options.json) {
+    print(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  if (rows.length === 0) {
+    print('No deliveries match.');
+    return 0;
+  }
+  print(
+    formatTable(
+      ['id', 'event', 'type', 'connector', 'status', 'tries', 'next / last change', 'last error'],
+      rows.map((row) => [
+        row.id,
+        row.eventId,
+        row.type,
+        row.connector,
+        row.status,
+        row.attempts,
+        formatTime(row.status === 'pending' ? row.nextAttemptAt : row.updatedAt),
+        row.lastError,
+      ]),
+    ),
+  );
+  return 0;
+}
+
+export async function deliveriesRetry(
+  configFile: string,
+  options: { ids: string[]; dead?: boolean | undefined; connector?: string | undefined },
+  print: (text: string) => void,
+): Promise<number> {
+  if (!options.dead && options.ids.length === 0) {
+    throw new UsageError('usage: leadrelay deliveries retry ID… | --dead [--connector NAME]');
+  }
+  const ids = options.ids.map((id) => {
+    if (!/^\d+$/.test(id))
+      throw new UsageError(`"${id}" is not a delivery id (see: leadrelay deliveries list)`);
+    return Number(id);
+  });
+  const count = await withStore(configFile, (store) =>
+    retryDead(store.db, options.dead ? { allDead: true, connector: options.connector } : { ids }, Date.now()),
+  );
+  print(`${count} dead ${count === 1 ? 'delivery' : 'deliveries'} queued again`);
+  if (!options.dead && count < ids.length)
+    print('(only dead deliveries can be retried; the others were left as they are)');
+  return 0;
+}
+
+export async function eventsShow(
+  configFile: string,
+  id: string,
+  options: { json?: boolean | undefined },
+  print: (text: string) => void,
+): Promise<number> {
+  const detail = await withStore(configFile, (store) => showEvent(store.db, id));
+  if (!detail) throw new UsageError(`no event with id "${id}"`);
+  if (options.json) {
+    print(JSON.stringify(detail, null, 2));
+    return 0;
+  }
+  const lines = [
+    `event ${detail.id}  (${detail.type}, source ${detail.source}, id ${detail.externalId})`,
+    `received ${formatTime(detail.receivedAt)}`,
+    '',
+  ];
+  for (const delivery of detail.deliveries) {
+    lines.push(
+      `→ ${delivery.connector}: ${delivery.status} after ${delivery.attempts} attempt(s)  [delivery ${delivery.id}]`,
+    );
+    if (delivery.lastError) lines.push(`  last error: ${delivery.lastError}`);
+    if (delivery.result) lines.push(`  result: ${JSON.stringify(delivery.result)}`);
+    for (const attempt of delivery.attemptLog) {
+      const status = attempt.statusCode ? ` ${attempt.statusCode}` : '';
+      const detailText = attempt.error ?? attempt.responseSummary ?? '';
+      lines.push(
+        `  ${formatTime(attempt.startedAt)}  ${attempt.outcome}${status}  ${attempt.durationMs} ms  ${attempt.requestSummary ?? ''}  ${detailText}`.trimEnd(),
+      );
+    }
+  }
+  if (detail.deliveries.length === 0) lines.push('(routed to no connector)');
+  print(lines.join('\n'));
+  return 0;
+}
+
+export async function eventsReplay(
+  configFile: string,
+  id: string,
+  print: (text: string) => void,
+): Promise<number> {
+  const config = await loadConfig(configFile);
+  const created = await withStore(configFile, async (store) => {
+    const detail = await showEvent(store.db, id);
+    if (!detail) throw new UsageError(`no event with id "${id}"`);
+    const connectors = routeEvent(config.routes, detail.source, detail.event as { type: string });
+    return {
+      detail,
+      ids: await replayEvent(
+        store.db,
+        { id: detail.id, orderingKey: orderingKey(detail.event) },
+        connectors,
+        Date.now(),
+      ),
+      connectors,
+    };
+  });
+  if (created.ids.length === 0)
+    print(`event ${created.detail.id} is routed to no connector under the current configuration`);
+  else
+    print(
+      `event ${created.detail.id} queued again for ${created.connectors.join(', ')} (deliveries ${created.ids.join(', ')})`,
+    );
+  return 0;
+}

@@ -1,0 +1,350 @@
+import { hostname } from 'node:os';
+import { DeliveryError } from '../../connectors/errors.ts';
+import type { Connector, DeliveryContext, DeliveryResult } from '../../connectors/types.ts';
+import type { ConfigHolder } from '../config/config-holder.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { Database } from '../db/database.ts';
+import { newId } from '../util/ids.ts';
+import type { Logger } from '../util/logger.ts';
+import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
+import { type AttemptRecord, type Finish, finishDelivery, releaseLeases } from './finish-delivery.ts';
+import { nextDueAt } from './next-due.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { buryOrphans, relatedDeliveries } from './related-results.ts';
+import { nextRetryDelay } from './retry-policy.ts';
+
+export interface WorkerOptions {
+  store: Database;
+  config: ConfigHolder;
+  logger: Logger;
+  /** The clock for scheduling and leases; injectable so tests can move time. */
+  now?: () => number;
+  random?: () => number;
+  /** Fallback poll: picks up work from other processes and retries coming due. */
+  pollIntervalMs?: number;
+  /** This worker's name in `lease_owner`. */
+  owner?: string;
+}
+
+interface ConnectorState {
+  inflight: number;
+  limiter: RateLimiter;
+  /** The connector's rate limit this limiter was built for; a reload with another limit starts a new one. */
+  limitKey: string;
+}
+
+/**
+ * Turns outbox rows into deliveries (SPEC §5). Claims due rows per connector
+ * under a lease, as many as the connector's free concurrency and rate budget
+ * allow, performs them through the connector, and records each attempt.
+ *
+ * Woken at once by ingest (`wake`), so an accepted event starts delivering
+ * without a polling delay; the poll is the fallback for retries and for rows
+ * written by other processes.
+ */
+export class DeliveryWorker {
+  readonly owner: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly states = new Map<string, ConnectorState>();
+  private readonly running = new Set<Promise<void>>();
+  private pumping = false;
+  private again = false;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastConfig: LoadedConfig | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${newId('w').slice(-6)}`;
+  }
+
+  start(): void {
+    this.wake();
+  }
+
+  /** Look for due work now (called after an event is stored, or a delivery finished). */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.pump();
+  }
+
+  /** Deliveries being performed right now. */
+  get inflight(): number {
+    let total = 0;
+    for (const state of this.states.values()) total += state.inflight;
+    return total;
+  }
+
+  /**
+   * Stops claiming, lets in-flight deliveries finish for up to `timeoutMs`,
+   * then gives back whatever is still leased so another worker can take it.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    const released = await releaseLeases(this.options.store.db, this.owner, this.now());
+    if (released > 0) this.options.logger.warn({ released }, 'released unfinished deliveries at shutdown');
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      const config = this.options.config.current;
+      if (config !== this.lastConfig) {
+        this.lastConfig = config;
+        const buried = await buryOrphans(this.options.store.db, [...config.connectors.keys()], this.now());
+        if (buried > 0)
+          this.options.logger.warn({ buried }, 'deliveries to connectors no longer configured are dead');
+      }
+      for (const connector of config.connectors.values()) {
+        if (this.stopping) break;
+        if (await this.claimFor(config, connector)) this.again = true;
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'delivery worker could not claim work; will retry');
+    } finally {
+      this.pumping = false;
+      if (!this.stopping) {
+        if (this.again) {
+          this.again = false;
+          setImmediate(() => this.wake());
+        } else {
+          await this.scheduleNext();
+        }
+      }
+    }
+  }
+
+  /** Claims and starts what this connector can take now; true when more may be waiting. */
+  private async claimFor(config: LoadedConfig, connector: Connector): Promise<boolean> {
+    const state = this.stateFor(connector);
+    const calls = Math.min(connector.limits.concurrency - state.inflight, state.limiter.available());
+    if (calls <= 0) return false;
+    const batchSize = connector.deliverBatch ? Math.max(1, connector.limits.batchSize) : 1;
+    const limit = calls * batchSize;
+    const rows = await claimDeliveries(this.options.store.db, {
+      connector: connector.name,
+      limit,
+      owner: this.owner,
+      leaseMs: config.main.delivery.lease,
+      now: this.now(),
+      skipLocked: this.options.store.dialect === 'postgres',
+    });
+    for (let i = 0; i < rows.length; i += batchSize) {
+      const group = rows.slice(i, i + batchSize);
+      state.limiter.take(1);
+      state.inflight++;
+      const run = this.perform(config, connector, group).finally(() => {
+        state.inflight--;
+        this.running.delete(run);
+        this.wake();
+      });
+      this.running.add(run);
+    }
+    return rows.length === limit;
+  }
+
+  private stateFor(connector: Connector): ConnectorState {
+    const limitKey = JSON.stringify(connector.limits.rate ?? null);
+    let state = this.states.get(connector.name);
+    if (!state || state.limitKey !== limitKey) {
+      state = {
+        inflight: state?.inflight ?? 0,
+        limiter: new RateLimiter(connector.limits.rate, this.now),
+        limitKey,
+      };
+      this.states.set(connector.name, state);
+    }
+    return state;
+  }
+
+  private async perform(config: LoadedConfig, connector: Connector, rows: ClaimedDelivery[]): Promise<void> {
+    const ready: { row: ClaimedDelivery; context: DeliveryContext }[] = [];
+    for (const row of rows) {
+      const context = await this.contextFor(connector, row);
+      if (context) ready.push({ row, context });
+    }
+    if (ready.length === 0) return;
+
+    const startedAt = this.now();
+    const started = performance.now();
+    let outcomes: (DeliveryResult | unknown)[];
+    try {
+      outcomes =
+        ready.length > 1 && connector.deliverBatch
+          ? await connector.deliverBatch(ready.map((entry) => entry.context))
+          : [await connector.deliver(ready[0]!.context)];
+    } catch (error) {
+      outcomes = ready.map(() => error);
+    }
+    const durationMs = performance.now() - started;
+    const requestSummary = summarizeRequest(connector, ready[0]!.context, ready.length);
+    await Promise.all(
+      ready.map((entry, i) =>
+        this.record(config, connector, entry.row, outcomes[i], { startedAt, durationMs, requestSummary }),
+      ),
+    );
+  }
+
+  /**
+   * The context for one row, or undefined when the row must wait for the
+   * connectors it takes results from (e.g. a Slack alert waiting for the CRM
+   * record to link to). It waits at most `waitsFor.timeoutMs` after the event
+   * arrived, then goes out without them rather than late.
+   */
+  private async contextFor(connector: Connector, row: ClaimedDelivery): Promise<DeliveryContext | undefined> {
+    const waitsFor = connector.waitsFor;
+    const related: Record<string, Record<string, unknown> | undefined> = {};
+    if (waitsFor && waitsFor.connectors.length > 0) {
+      const others = await relatedDeliveries(this.options.store.db, row.eventId, waitsFor.connectors);
+      const unfinished = [...others.values()].some((d) => d.status === 'pending' || d.status === 'leased');
+      const waitedMs = this.now() - row.receivedAt;
+      if (unfinished && waitedMs < waitsFor.timeoutMs) {
+        const retryAt = this.now() + Math.min(500, waitsFor.timeoutMs - waitedMs);
+        await this.finish(
+          row.id,
+          { status: 'pending', nextAttemptAt: retryAt, error: 'waiting for related deliveries' },
+          undefined,
+        );
+        return undefined;
+      }
+      for (const [name, delivery] of others)
+        related[name] = delivery.status === 'delivered' ? delivery.result : undefined;
+    }
+    return {
+      event: row.event,
+      eventId: row.eventId,
+      deliveryId: row.id,
+      source: row.source,
+      receivedAt: row.receivedAt,
+      attempt: row.attempts + 1,
+      related,
+    };
+  }
+
+  private async record(
+    config: LoadedConfig,
+    connector: Connector,
+    row: ClaimedDelivery,
+    outcome: unknown,
+    timing: { startedAt: number; durationMs: number; requestSummary: string },
+  ): Promise<void> {
+    const attempt: AttemptRecord = {
+      startedAt: timing.startedAt,
+      durationMs: timing.durationMs,
+      outcome: 'delivered',
+      requestSummary: timing.requestSummary,
+    };
+    let finish: Finish;
+    if (!(outcome instanceof Error) && isResult(outcome)) {
+      finish = { status: 'delivered', result: outcome.data };
+      attempt.statusCode = outcome.statusCode;
+      attempt.responseSummary = outcome.summary;
+    } else {
+      const error =
+        outcome instanceof DeliveryError
+          ? outcome
+          : new DeliveryError(outcome instanceof Error ? outcome.message : String(outcome), {
+              retryable: true,
+            });
+      attempt.statusCode = error.statusCode;
+      attempt.error = error.message;
+      attempt.responseSummary = error.response;
+      if (error.retryAfterMs !== undefined)
+        this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
+      const delay = error.retryable
+        ? nextRetryDelay({
+            attemptsMade: row.attempts + 1,
+            schedule: config.main.delivery.retry_schedule,
+            retryAfterMs: error.retryAfterMs,
+            random: this.random,
+          })
+        : undefined;
+      if (delay === undefined) {
+        const message = error.retryable
+          ? `gave up after ${row.attempts + 1} attempts: ${error.message}`
+          : error.message;
+        finish = { status: 'dead', error: message };
+        attempt.outcome = 'dead';
+        this.options.logger.warn(
+          { event_id: row.eventId, delivery_id: row.id, connector: connector.name, error: message },
+          'delivery is dead',
+        );
+      } else {
+        finish = { status: 'pending', nextAttemptAt: this.now() + delay, error: error.message };
+        attempt.outcome = 'retry';
+        this.options.logger.info(
+          {
+            event_id: row.eventId,
+            delivery_id: row.id,
+            connector: connector.name,
+            retry_in_ms: delay,
+            error: error.message,
+          },
+          'delivery failed; will retry',
+        );
+      }
+    }
+    await this.finish(row.id, finish, attempt);
+  }
+
+  private async finish(id: number, finish: Finish, attempt: AttemptRecord | undefined): Promise<void> {
+    try {
+      const updated = await finishDelivery(this.options.store.db, {
+        id,
+        owner: this.owner,
+        now: this.now(),
+        finish,
+        attempt: attempt ?? { startedAt: this.now(), durationMs: 0, outcome: 'retry' },
+        countsAsAttempt: attempt !== undefined,
+      });
+      if (!updated)
+        this.options.logger.warn({ delivery_id: id }, 'lease was lost before the delivery finished');
+    } catch (error) {
+      // The lease runs out and the row is claimed again: at least once, never lost.
+      this.options.logger.error({ err: error, delivery_id: id }, 'could not record a delivery outcome');
+    }
+  }
+
+  private async scheduleNext(): Promise<void> {
+    if (this.stopping) return;
+    const poll = this.options.pollIntervalMs ?? 1000;
+    let delay = poll;
+    try {
+      const due = await nextDueAt(this.options.store.db);
+      if (due !== undefined) delay = Math.min(poll, Math.max(0, due - this.now()));
+    } catch {
+      // The poll will look again.
+    }
+    for (const state of this.states.values()) {
+      if (state.limiter.available() === 0)
+        delay = Math.min(delay, Math.max(1, state.limiter.nextFreeAt() - this.now()));
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
+  }
+}
+
+function isResult(value: unknown): value is DeliveryResult {
+  return typeof value === 'object' && value !== null && typeof (value as DeliveryResult).summary === 'string';
+}
+
+function summarizeRequest(connector: Connector, context: DeliveryContext, batch: number): string {
+  try {
+    const requests = connector.preview(context);
+    const first = requests.map((request) => `${request.method} ${request.url}`).join(', ');
+    return batch > 1 ? `${first} (batch of ${batch})` : first;
+  } catch {
+    return `${connector.type} ${connector.name}`;
+  }
+}
