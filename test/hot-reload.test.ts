@@ -5,20 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
+import { until } from './helpers/until.ts';
 
 let service: TestService | undefined;
 afterEach(async () => {
   await service?.close();
   service = undefined;
 });
-
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('hot reload', () => {
   it('applies a valid change, rejects an invalid one, and accepts events throughout', async () => {

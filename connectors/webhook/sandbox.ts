@@ -46,6 +46,9 @@ export class WebhookSandbox {
   private randomFaults: Fault[] = [];
   private readonly sockets = new Set<Socket>();
   private listeners: ((request: ReceivedRequest) => void)[] = [];
+  private open = 0;
+  /** The most requests that were being handled at the same moment. */
+  peakConcurrency = 0;
 
   private constructor(
     private readonly server: Server,
@@ -93,6 +96,16 @@ export class WebhookSandbox {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.open++;
+    this.peakConcurrency = Math.max(this.peakConcurrency, this.open);
+    try {
+      await this.answer(req, res);
+    } finally {
+      this.open--;
+    }
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);

@@ -10,7 +10,13 @@ export function formatTable(
   rows: (string | number | null | undefined)[][],
   maxCell = 60,
 ): string {
-  const cells = rows.map((row) => row.map((cell) => clip(cell == null ? '' : String(cell), maxCell)));
+  // The last column (usually an error message) is never cut: it has the rest of the line.
+  const last = headers.length - 1;
+  const cells = rows.map((row) =>
+    row.map((cell, i) =>
+      clip(cell == null ? '' : String(cell), i === last ? Number.POSITIVE_INFINITY : maxCell),
+    ),
+  );
   const widths = headers.map((header, i) =>
     Math.max(header.length, ...cells.map((row) => row[i]?.length ?? 0)),
   );

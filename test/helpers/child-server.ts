@@ -14,7 +14,7 @@ export interface ChildServer {
 /** Runs `leadrelay <command>` in its own process and waits for it to log that it listens. */
 export async function startChildServer(
   configFile: string,
-  options: { command?: string[]; env?: Record<string, string> } = {},
+  options: { command?: string[]; env?: Record<string, string>; ready?: string } = {},
 ): Promise<ChildServer> {
   const child = spawn(process.execPath, [BIN, ...(options.command ?? ['serve']), '--config', configFile], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...options.env },
@@ -33,11 +33,11 @@ export async function startChildServer(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const check = () => {
-      const line = output.split('\n').find((l) => l.includes('"msg":"listening"'));
+      const line = output.split('\n').find((l) => l.includes(options.ready ?? '"msg":"listening"'));
       if (line) {
         clearTimeout(timer);
         child.stdout!.off('data', check);
-        resolve(JSON.parse(line).url);
+        resolve(JSON.parse(line).url ?? '');
       }
     };
     child.stdout!.on('data', check);
