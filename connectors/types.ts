@@ -29,9 +29,20 @@ export interface PlannedRequest {
 export interface DeliveryResult {
   /** One line for the admin: "contact 101 updated, note 2001 created". */
   summary: string;
-  /** Kept with the delivery: record ids and links that admins and other connectors (Slack buttons) use. */
-  data?: Record<string, unknown>;
+  /**
+   * Kept with the delivery (JSON): record ids and links that admins and other
+   * connectors use. By convention a CRM puts the record's ids here and its
+   * web links under `links` (see {@link RecordLink}), which Slack alerts turn
+   * into buttons.
+   */
+  data?: Record<string, unknown> & { links?: RecordLink[] };
   statusCode?: number;
+}
+
+/** A link to a record a delivery created or updated, e.g. `{ label: 'Open in HubSpot', url }`. */
+export interface RecordLink {
+  label: string;
+  url: string;
 }
 
 export interface ConnectorLimits {
