@@ -7,7 +7,7 @@ export interface ClaimedDelivery {
   eventId: string;
   connector: string;
   orderingKey: string | null;
-  /** Attempts already made before this one. */
+  /** Attempts started so far, this one included (1 on the first). */
   attempts: number;
   createdAt: number;
   source: string;
@@ -70,7 +70,16 @@ export async function claimDeliveries(
 
   const claimed = await db
     .updateTable('deliveries')
-    .set({ status: 'leased', lease_owner: owner, lease_expires_at: now + options.leaseMs, updated_at: now })
+    // The attempt is counted when it starts, not when it ends: a worker that dies
+    // mid-call leaves the count raised, so the retry knows an earlier attempt
+    // may have had effects and checks before redoing them.
+    .set((eb) => ({
+      status: 'leased',
+      lease_owner: owner,
+      lease_expires_at: now + options.leaseMs,
+      updated_at: now,
+      attempts: eb('attempts', '+', 1),
+    }))
     .where('id', 'in', candidates)
     .returning(['id'])
     .execute();

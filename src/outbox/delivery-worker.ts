@@ -6,10 +6,10 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { Database } from '../db/database.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
+import { RateLimiter } from '../util/rate-limiter.ts';
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
 import { type AttemptRecord, type Finish, finishDelivery, releaseLeases } from './finish-delivery.ts';
 import { nextDueAt } from './next-due.ts';
-import { RateLimiter } from './rate-limiter.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
 import { nextRetryDelay } from './retry-policy.ts';
 
@@ -227,7 +227,7 @@ export class DeliveryWorker {
       deliveryId: row.id,
       source: row.source,
       receivedAt: row.receivedAt,
-      attempt: row.attempts + 1,
+      attempt: row.attempts,
       related,
     };
   }
@@ -264,7 +264,7 @@ export class DeliveryWorker {
         this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
       const delay = error.retryable
         ? nextRetryDelay({
-            attemptsMade: row.attempts + 1,
+            attemptsMade: row.attempts,
             schedule: config.main.delivery.retry_schedule,
             retryAfterMs: error.retryAfterMs,
             random: this.random,
@@ -272,7 +272,7 @@ export class DeliveryWorker {
         : undefined;
       if (delay === undefined) {
         const message = error.retryable
-          ? `gave up after ${row.attempts + 1} attempts: ${error.message}`
+          ? `gave up after ${row.attempts} attempts: ${error.message}`
           : error.message;
         finish = { status: 'dead', error: message };
         attempt.outcome = 'dead';

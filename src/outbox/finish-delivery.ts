@@ -40,7 +40,8 @@ export async function finishDelivery(
       .updateTable('deliveries')
       .set((eb) => ({
         status: finish.status,
-        attempts: options.countsAsAttempt === false ? eb.ref('attempts') : eb('attempts', '+', 1),
+        // Claiming counted the attempt; a delivery put back without being tried gives it back.
+        attempts: options.countsAsAttempt === false ? eb('attempts', '-', 1) : eb.ref('attempts'),
         lease_owner: null,
         lease_expires_at: null,
         updated_at: options.now,
