@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { hubspotConnector } from './hubspot/index.ts';
 import type { ConnectorType } from './types.ts';
 import { webhookConnector } from './webhook/index.ts';
 
@@ -8,7 +9,7 @@ import { webhookConnector } from './webhook/index.ts';
  * `type:` uses. The core reaches connectors only through this registry.
  */
 const BUILT_IN: ReadonlyMap<string, ConnectorType> = new Map<string, ConnectorType>(
-  [webhookConnector as unknown as ConnectorType].map((type) => [type.type, type]),
+  [webhookConnector, hubspotConnector].map((type) => [type.type, type as unknown as ConnectorType]),
 );
 
 export function builtInTypes(): ConnectorType[] {

@@ -1,10 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { builtInTypeNames } from '../connectors/registry.ts';
 import { ConfigError } from '../src/config/config-error.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
+const BUILT_IN = builtInTypeNames().join(', ');
 const dir = tempDir();
 afterAll(dir.cleanup);
 const connectors = join(dir.path, 'connectors');
@@ -43,13 +45,13 @@ describe('connector files', () => {
       'a misspelled connector type',
       { 'forward.yaml': 'type: webhok\nurl: https://example.test/hook\n' },
       [
-        'connectors/forward.yaml:1:7: type: unknown connector type "webhok"; did you mean "webhook"?; built in: webhook',
+        `connectors/forward.yaml:1:7: type: unknown connector type "webhok"; did you mean "webhook"?; built in: ${BUILT_IN}`,
       ],
     ],
     [
       'a missing type',
       { 'forward.yaml': 'url: https://example.test/hook\n' },
-      ['connectors/forward.yaml:1:1: type: is required: one of webhook, or a module path'],
+      [`connectors/forward.yaml:1:1: type: is required: one of ${BUILT_IN}, or a module path`],
     ],
     [
       'a misspelled key in a connector file',

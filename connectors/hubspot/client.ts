@@ -1,0 +1,223 @@
+import { Client } from '@hubspot/api-client';
+import { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/contacts/models/Filter.js';
+import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec.js';
+import { RateLimiter } from '../../src/util/rate-limiter.ts';
+import { RetryableError } from '../errors.ts';
+import { hubspotError } from './errors.ts';
+
+/** Note → contact, HubSpot-defined (VENDOR-NOTES). */
+export const NOTE_TO_CONTACT = 202;
+
+export interface BatchOutcome<T> {
+  /** By objectWriteTraceId. */
+  ok: Map<string, T>;
+  failed: Map<string, { message: string; category?: string; propertyNames: string[] }>;
+}
+
+/**
+ * The HubSpot calls the connector makes, through the official SDK, with one
+ * policy around every request: a request budget that keeps under the
+ * portal's rolling limit, a timeout, and HubSpot's errors mapped to typed
+ * delivery errors. The SDK's own retries and limiter stay off (they are a
+ * process-wide singleton in the SDK, and ours must be the only policy).
+ */
+export class HubSpotClient {
+  private readonly sdk: Client;
+  private readonly budget: RateLimiter;
+  private portal: Promise<string> | undefined;
+
+  constructor(
+    private readonly options: {
+      accessToken: string;
+      baseUrl: string;
+      timeoutMs: number;
+      rate: { requests: number; perMs: number } | undefined;
+      now: () => number;
+    },
+  ) {
+    this.sdk = new Client({
+      accessToken: options.accessToken,
+      basePath: options.baseUrl.replace(/\/+$/, ''),
+    });
+    this.budget = new RateLimiter(options.rate, options.now);
+  }
+
+  /** The portal (hub) id, for record links; asked once per connector. */
+  portalId(): Promise<string> {
+    this.portal ??= this.call('looking up the portal id', async () => {
+      const response = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      const json = (await response.json()) as { portalId?: number };
+      if (!json.portalId) throw new Error('no portalId in /account-info/v3/details');
+      return String(json.portalId);
+    }).catch((error: unknown) => {
+      this.portal = undefined;
+      throw error;
+    });
+    return this.portal;
+  }
+
+  /** Existing contacts among these emails: email → id. */
+  async existingByEmail(emails: string[]): Promise<Map<string, string>> {
+    if (emails.length === 0) return new Map();
+    const response = await this.call('reading contacts by email', () =>
+      this.sdk.crm.contacts.batchApi.read({
+        idProperty: 'email',
+        inputs: emails.map((id) => ({ id })),
+        properties: ['email'],
+        propertiesWithHistory: [],
+      }),
+    );
+    return new Map(
+      response.results.map((contact) => [String(contact.properties.email).toLowerCase(), contact.id]),
+    );
+  }
+
+  /** Creates or updates by email, each input traced so one bad input does not fail the others (207). */
+  async upsertByEmail(
+    inputs: { traceId: string; email: string; properties: Record<string, string> }[],
+  ): Promise<BatchOutcome<{ id: string; created: boolean }>> {
+    const response = await this.call('upserting contacts', () =>
+      this.sdk.crm.contacts.batchApi.upsert({
+        inputs: inputs.map((input) => ({
+          idProperty: 'email',
+          id: input.email,
+          properties: input.properties,
+          objectWriteTraceId: input.traceId,
+        })),
+      }),
+    );
+    const ok = new Map<string, { id: string; created: boolean }>();
+    for (const result of response.results) {
+      const traced = result as typeof result & { objectWriteTraceId?: string; _new?: boolean; new?: boolean };
+      if (traced.objectWriteTraceId)
+        ok.set(traced.objectWriteTraceId, { id: result.id, created: Boolean(traced._new ?? traced.new) });
+    }
+    return { ok, failed: tracedErrors(response) };
+  }
+
+  /** Contact ids whose phone equals this E.164 number (search is eventually consistent). */
+  async searchByPhone(phone: string): Promise<string[]> {
+    const response = await this.call('searching contacts by phone', () =>
+      this.sdk.crm.contacts.searchApi.doSearch({
+        filterGroups: [
+          { filters: [{ propertyName: 'phone', operator: FilterOperatorEnum.Eq, value: phone }] },
+        ],
+        properties: ['email', 'phone'],
+        limit: 10,
+        after: '0',
+        sorts: [],
+      }),
+    );
+    return response.results.map((contact) => contact.id);
+  }
+
+  async createContact(properties: Record<string, string>): Promise<string> {
+    const contact = await this.call('creating the contact', () =>
+      this.sdk.crm.contacts.basicApi.create({ properties, associations: [] }),
+    );
+    return contact.id;
+  }
+
+  async updateContact(id: string, properties: Record<string, string>): Promise<void> {
+    await this.call('updating the contact', () => this.sdk.crm.contacts.basicApi.update(id, { properties }));
+  }
+
+  /** The notes on a contact whose body contains `marker`: the check before redoing a note. */
+  async notesContaining(contactId: string, marker: string): Promise<string[]> {
+    const contact = await this.call('reading the contact notes', () =>
+      this.sdk.crm.contacts.basicApi.getById(contactId, ['email'], undefined, ['notes']),
+    );
+    const noteIds = (contact.associations?.notes?.results ?? []).map((association) => association.id);
+    if (noteIds.length === 0) return [];
+    const notes = await this.call('reading notes', () =>
+      this.sdk.crm.objects.notes.batchApi.read({
+        inputs: noteIds.map((id) => ({ id })),
+        properties: ['hs_note_body'],
+        propertiesWithHistory: [],
+      }),
+    );
+    return notes.results
+      .filter((note) => String(note.properties.hs_note_body ?? '').includes(marker))
+      .map((note) => note.id);
+  }
+
+  async createNotes(
+    inputs: { traceId: string; contactId: string; body: string; timestamp: string }[],
+  ): Promise<BatchOutcome<string>> {
+    const response = await this.call('creating notes', () =>
+      this.sdk.crm.objects.notes.batchApi.create({
+        inputs: inputs.map((input) => ({
+          properties: { hs_note_body: input.body, hs_timestamp: input.timestamp },
+          associations: [
+            {
+              to: { id: input.contactId },
+              types: [
+                {
+                  associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined,
+                  associationTypeId: NOTE_TO_CONTACT,
+                },
+              ],
+            },
+          ],
+          objectWriteTraceId: input.traceId,
+        })),
+      }),
+    );
+    const ok = new Map<string, string>();
+    response.results.forEach((note, index) => {
+      const traceId =
+        (note as typeof note & { objectWriteTraceId?: string }).objectWriteTraceId ?? inputs[index]?.traceId;
+      if (traceId) ok.set(traceId, note.id);
+    });
+    return { ok, failed: tracedErrors(response) };
+  }
+
+  /** One request: wait for budget, bound its time, map its failure. */
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    while (this.budget.available() < 1) {
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(5, this.budget.nextFreeAt() - this.options.now())),
+      );
+    }
+    this.budget.take();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new RetryableError(`HubSpot did not answer within ${this.options.timeoutMs} ms while ${what}`),
+          ),
+        this.options.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } catch (error) {
+      throw hubspotError(error, what, this.options.now());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function tracedErrors(response: unknown): BatchOutcome<unknown>['failed'] {
+  const failed: BatchOutcome<unknown>['failed'] = new Map();
+  const errors = (response as { errors?: unknown[] }).errors ?? [];
+  for (const raw of errors) {
+    const error = raw as {
+      message?: string;
+      category?: string;
+      context?: { objectWriteTraceId?: string[] };
+      errors?: { context?: { propertyName?: string[] } }[];
+    };
+    const propertyNames = (error.errors ?? []).flatMap((detail) => detail.context?.propertyName ?? []);
+    for (const traceId of error.context?.objectWriteTraceId ?? []) {
+      failed.set(traceId, {
+        message: error.message ?? 'rejected',
+        ...(error.category ? { category: error.category } : {}),
+        propertyNames,
+      });
+    }
+  }
+  return failed;
+}
