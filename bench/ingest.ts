@@ -178,7 +178,7 @@ routes:
 }
 
 /** The caller's environment minus what would point leadrelay elsewhere than the temp config and database. */
-function leadrelayEnv(): NodeJS.ProcessEnv {
+export function leadrelayEnv(): NodeJS.ProcessEnv {
   const { DATABASE_URL: _url, LEADRELAY_CONFIG: _config, ...env } = process.env;
   // info, not the caller's level: debug logs a line per request and would be measured too.
   return { ...env, PORT: '0', LOG_LEVEL: 'info' };

@@ -1,3 +1,4 @@
+import type { DeliveryResult, OutboxCounts, Percentiles } from './delivery.ts';
 import type { IngestResult, ServerRun, Target } from './ingest.ts';
 
 /** Above this share of a core, autocannon rather than the server is what limits a run. */
@@ -65,6 +66,123 @@ export function formatIngest(result: IngestResult, durationSeconds: number): str
     `signing in the parent: ${result.signingMicrosPerRequest.toFixed(1)} µs per request, ` +
       `${percent(signingShare)} of a core at leadrelay's rate`,
   ];
+}
+
+/** The delivery part as printed lines: throughput table, latency table, targets, then the checks. */
+export function formatDelivery(result: DeliveryResult): string[] {
+  const { fill, latency } = result;
+  const throughputTable = [
+    [
+      '',
+      'queued',
+      'delivered',
+      'dupes',
+      'missing',
+      'events/s',
+      'steady/s',
+      'first ms',
+      'worker CPU',
+      'bench CPU',
+    ],
+    ...result.throughput.map((run) => [
+      `leadrelay worker, concurrency ${run.concurrency}${run.concurrencySetting === 'default' ? ' (default)' : ''}`,
+      String(run.queued),
+      String(run.unique),
+      String(run.duplicates),
+      String(run.missing),
+      run.eventsPerSecond.toFixed(0),
+      run.steadyEventsPerSecond.toFixed(0),
+      run.firstDeliveryMs.toFixed(0),
+      percent(run.workerCpuPercent),
+      percent(run.benchCpuPercent),
+    ]),
+  ];
+  const latencyTable = [
+    ['', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms'],
+    latencyRow('202 received → sandbox received', latency.acceptedToReceivedMs),
+    latencyRow('POST sent → sandbox received', latency.sentToReceivedMs),
+    latencyRow('POST sent → 202 received (ingest)', latency.ingestMs),
+    latencyRow('send lag behind schedule', latency.sendLagMs),
+  ];
+  const notes = result.throughput
+    .filter((run) => !run.complete)
+    .map(
+      (run) =>
+        `note: concurrency ${run.concurrency} did not finish: ${run.missing} of ${run.queued} never arrived ` +
+        '(timeout or the worker exited); its rate covers the time until it stopped',
+    );
+  const cpuBound = result.throughput
+    .filter((run) => run.workerCpuPercent >= CLIENT_BOUND_PERCENT)
+    .map((run) => run.concurrency);
+  if (cpuBound.length > 0) {
+    notes.push(
+      `note: the worker was CPU-bound (≥ ${CLIENT_BOUND_PERCENT}% of a core) at concurrency ${cpuBound.join(', ')}: ` +
+        'against a receiver this fast the rate is its per-delivery cost, and more concurrency cannot raise it',
+    );
+  }
+  return [
+    `delivery: webhook connector → WebhookSandbox in this process, database.durability: ${result.durability}, ` +
+      `poll_interval ${result.pollIntervalMs / 1000} s, one contact per event (no shared ordering keys)`,
+    '',
+    `throughput: ${fill.events} events queued through leadrelay serve --no-worker ` +
+      `(${fill.seconds.toFixed(1)} s, ${fill.eventsPerSecond.toFixed(0)}/s), then drained by leadrelay worker`,
+    ...alignColumns(throughputTable),
+    '(events/s: "worker started" → last event received; steady/s: first → last delivery; ' +
+      'first ms: "worker started" → first delivery)',
+    ...result.throughput.map(
+      (run) =>
+        `  concurrency ${run.concurrency}: worker start-up ${run.startupMs.toFixed(0)} ms, ` +
+        `sandbox peak ${run.peakConcurrency} at once, ${run.unknown} unknown ids; outbox after: ${outbox(run.outbox)}`,
+    ),
+    ...notes,
+    '',
+    `latency: leadrelay serve (HTTP + worker), ${latency.ratePerSecond} events/s open loop, ` +
+      `${latency.warmupSeconds} s warm-up (not counted) + ${latency.steadySeconds} s measured, ` +
+      `connector concurrency ${latency.concurrency}`,
+    ...alignColumns(latencyTable),
+    `  sent ${latency.sent} (measured ${latency.measured}), status codes ${statusList(latency.statusCodes)}` +
+      `${latency.errors ? `, errors×${latency.errors}` : ''}; delivered ${latency.delivered}, ` +
+      `dupes ${latency.duplicates}, missing ${latency.missing}`,
+    `  server CPU ${percent(latency.serverCpuPercent)}, bench CPU ${percent(latency.benchCpuPercent)}, ` +
+      `sandbox peak ${latency.peakConcurrency} at once; outbox after: ${outbox(latency.outbox)}`,
+    '',
+    targetLine(
+      '202 → sandbox p50',
+      result.targets.p50Ms,
+      '<',
+      `${ms(result.targets.p50Ms.actual)} ms`,
+      ' ms',
+    ),
+    targetLine(
+      '202 → sandbox p99',
+      result.targets.p99Ms,
+      '<',
+      `${ms(result.targets.p99Ms.actual)} ms`,
+      ' ms',
+    ),
+    '(worker CPU / server CPU: the leadrelay child, all threads; bench CPU: this process, sandbox and client; 100% = one core)',
+  ];
+}
+
+function latencyRow(label: string, p: Percentiles): string[] {
+  return [label, String(p.count), ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max), ms(p.average)];
+}
+
+function ms(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(1) : 'n/a';
+}
+
+function statusList(codes: Record<string, number>): string {
+  return (
+    Object.entries(codes)
+      .map(([code, count]) => `${code}×${count}`)
+      .join(', ') || 'none'
+  );
+}
+
+function outbox(counts: OutboxCounts): string {
+  const statuses = Object.entries(counts.deliveries).map(([status, count]) => `${status} ${count}`);
+  return `${counts.events} events, deliveries ${statuses.join(', ') || 'none'}, ${counts.attempts} attempts`;
 }
 
 function targetLine(label: string, target: Target, relation: string, actual: string, unit = ''): string {

@@ -1,4 +1,5 @@
-// `npm run bench [-- --only ingest] [--duration N] [--connections N] [--cpu-prof]`
+// `npm run bench [-- --only ingest|delivery] [--duration N] [--connections N] [--cpu-prof]
+//   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N]`
 // Runs each benchmark part, prints its table and writes every figure to
 // bench/results/latest.json. Targets that are missed are reported, not
 // failed on: numbers from a shared or small machine are a signal, not a gate.
@@ -7,10 +8,11 @@ import { availableParallelism, cpus } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchDelivery, DEFAULT_CONCURRENCY, type DeliveryResult } from './delivery.ts';
 import { benchIngest, type IngestResult } from './ingest.ts';
-import { formatIngest } from './report.ts';
+import { formatDelivery, formatIngest } from './report.ts';
 
-const PARTS = ['ingest'] as const;
+const PARTS = ['ingest', 'delivery'] as const;
 type Part = (typeof PARTS)[number];
 
 const RESULTS_DIR = fileURLToPath(new URL('results/', import.meta.url));
@@ -22,14 +24,25 @@ async function main(): Promise<number> {
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '50' },
       'cpu-prof': { type: 'boolean', default: false },
+      // delivery: events queued before the worker starts, and the connector concurrency of each
+      // throughput run (the webhook default, 8, is run as well unless listed)
+      queued: { type: 'string', default: '10000' },
+      concurrency: { type: 'string', multiple: true },
+      // delivery latency: open-loop rate and measured seconds (after a 2 s warm-up)
+      rate: { type: 'string', default: '50' },
+      'steady-seconds': { type: 'string', default: '20' },
     },
   });
   const durationSeconds = positiveInteger('--duration', values.duration);
   const connections = positiveInteger('--connections', values.connections);
   const parts = (values.only ?? [...PARTS]).map(partName);
+  const queuedEvents = positiveInteger('--queued', values.queued);
+  const concurrencies = (values.concurrency ?? ['16']).map((text) => positiveInteger('--concurrency', text));
+  const ratePerSecond = positiveInteger('--rate', values.rate);
+  const steadySeconds = positiveInteger('--steady-seconds', values['steady-seconds']);
   const log = (line: string) => console.error(line); // progress on stderr keeps stdout to the report
 
-  const results: { ingest?: IngestResult } = {};
+  const results: { ingest?: IngestResult; delivery?: DeliveryResult } = {};
   for (const part of parts) {
     switch (part) {
       case 'ingest': {
@@ -38,6 +51,28 @@ async function main(): Promise<number> {
         console.log(formatIngest(results.ingest, durationSeconds).join('\n'));
         if (cpuProfileDir)
           console.log(`leadrelay CPU profile written to ${relative(process.cwd(), cpuProfileDir)}/`);
+        break;
+      }
+      case 'delivery': {
+        const cpuProfileDir = values['cpu-prof'] ? `${RESULTS_DIR}profiles` : undefined;
+        results.delivery = await benchDelivery({
+          queuedEvents,
+          // The first listed is the headline; the default is added for comparison.
+          concurrencies: [
+            ...concurrencies,
+            ...(concurrencies.includes(DEFAULT_CONCURRENCY) ? [] : [undefined]),
+          ],
+          latencyConcurrency: concurrencies[0]!,
+          ratePerSecond,
+          steadySeconds,
+          cpuProfileDir,
+          log,
+        });
+        console.log(formatDelivery(results.delivery).join('\n'));
+        if (cpuProfileDir)
+          console.log(
+            `leadrelay CPU profiles written to ${relative(process.cwd(), cpuProfileDir)}/delivery-*/`,
+          );
         break;
       }
     }
@@ -54,7 +89,12 @@ async function main(): Promise<number> {
   const report = {
     at: new Date().toISOString(),
     machine,
-    options: { durationSeconds, connections, parts },
+    options: {
+      durationSeconds,
+      connections,
+      parts,
+      ...(parts.includes('delivery') ? { queuedEvents, concurrencies, ratePerSecond, steadySeconds } : {}),
+    },
     results,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

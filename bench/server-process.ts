@@ -5,7 +5,10 @@ import { createInterface } from 'node:readline';
 export interface ServerProcess {
   name: string;
   pid: number;
+  /** 0 for a process that logs its ready message without a port (`leadrelay worker`). */
   port: number;
+  /** Settles when the process has exited, however it ended. */
+  exited: Promise<void>;
   /** CPU seconds (user + system, all threads) the process has used so far. */
   cpuSeconds(): number;
   /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
@@ -23,13 +26,14 @@ process.once('exit', () => {
 /**
  * Starts a server and resolves once it logs `{"msg":"listening","port":N}` on
  * stdout (both leadrelay and the bare server do), so PORT=0 can be used and
- * nothing races the bind.
+ * nothing races the bind. `readyMessage` waits for another `msg` instead,
+ * e.g. `worker started` from `leadrelay worker`, which serves no HTTP.
  */
 export function startServerProcess(
   name: string,
-  options: { args: string[]; env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number },
+  options: { args: string[]; env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number; readyMessage?: string },
 ): Promise<ServerProcess> {
-  const { args, env, cwd, timeoutMs = 20_000 } = options;
+  const { args, env, cwd, timeoutMs = 20_000, readyMessage = 'listening' } = options;
   const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const tail: string[] = [];
@@ -45,19 +49,19 @@ export function startServerProcess(
 
   return new Promise<ServerProcess>((resolve, reject) => {
     let listening = false;
-    const timer = setTimeout(() => fail(`did not log "listening" within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(() => fail(`did not log "${readyMessage}" within ${timeoutMs} ms`), timeoutMs);
     const fail = (why: string) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
       reject(new Error(`${name} ${why}\n${tail.join('\n')}`));
     };
     const earlyExit = (code: number | null, signal: string | null) =>
-      fail(`exited before listening (code ${code}, signal ${signal})`);
+      fail(`exited before logging "${readyMessage}" (code ${code}, signal ${signal})`);
     child.once('exit', earlyExit);
     child.once('error', (error) => fail(`could not start: ${error.message}`));
     stdout.on('line', (line) => {
       remember(line);
-      const port = listening ? undefined : listeningPort(line);
+      const port = listening ? undefined : readyPort(line, readyMessage);
       if (port === undefined) return;
       listening = true;
       clearTimeout(timer);
@@ -66,6 +70,7 @@ export function startServerProcess(
         name,
         pid: child.pid!,
         port,
+        exited,
         cpuSeconds: () => cpuSeconds(child.pid!),
         output: () => tail.join('\n'),
         async stop(graceMs = 10_000) {
@@ -80,11 +85,14 @@ export function startServerProcess(
   });
 }
 
-function listeningPort(line: string): number | undefined {
+/** The port in a ready line (0 when it names none, except for "listening", which must), else undefined. */
+function readyPort(line: string, readyMessage: string): number | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const record = JSON.parse(line) as { msg?: unknown; port?: unknown };
-    return record.msg === 'listening' && typeof record.port === 'number' ? record.port : undefined;
+    if (record.msg !== readyMessage) return undefined;
+    if (typeof record.port === 'number') return record.port;
+    return readyMessage === 'listening' ? undefined : 0;
   } catch {
     return undefined;
   }

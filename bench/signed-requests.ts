@@ -33,11 +33,24 @@ export class SignedRequests implements RequestSource {
   private readonly prefix: string;
   private next = 0;
 
-  constructor(private readonly secret: string) {
+  /**
+   * `distinctContacts`: every event from its own contact. The sample event's
+   * contact is always the same person, so its deliveries share one ordering
+   * key and leadrelay performs them one at a time, in order; the delivery
+   * bench wants the usual case of many leads from many people.
+   */
+  constructor(
+    private readonly secret: string,
+    options: { distinctContacts?: boolean } = {},
+  ) {
     // Printable, because JSON.stringify would escape a control character.
     const marker = '@@seq@@';
     const event = sampleEvent('lead.qualified', marker);
     event.metadata = { sent_by: 'leadrelay bench' };
+    if (options.distinctContacts) {
+      const contact = event.contact as Record<string, unknown>;
+      event.contact = { ...contact, email: `lead_${marker}@acme.example` };
+    }
     this.parts = JSON.stringify(event).split(marker);
     // Unique per run, so ids never collide with an earlier run's rows.
     this.prefix = `bench${Date.now().toString(36)}_`;

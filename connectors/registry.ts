@@ -1,6 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hubspotConnector } from './hubspot/index.ts';
+import { salesforceConnector } from './salesforce/index.ts';
+import { slackConnector } from './slack/index.ts';
 import type { ConnectorType } from './types.ts';
 import { webhookConnector } from './webhook/index.ts';
 
@@ -9,7 +11,10 @@ import { webhookConnector } from './webhook/index.ts';
  * `type:` uses. The core reaches connectors only through this registry.
  */
 const BUILT_IN: ReadonlyMap<string, ConnectorType> = new Map<string, ConnectorType>(
-  [webhookConnector, hubspotConnector].map((type) => [type.type, type as unknown as ConnectorType]),
+  [webhookConnector, hubspotConnector, salesforceConnector, slackConnector].map((type) => [
+    type.type,
+    type as unknown as ConnectorType,
+  ]),
 );
 
 export function builtInTypes(): ConnectorType[] {

@@ -10,8 +10,6 @@ import {
 import { HubSpotClient, NOTE_TO_CONTACT } from './client.ts';
 import { type HubSpotSettings, hubspotSettings } from './settings.ts';
 
-/** Requests one batch costs at most on the happy path: read existing, upsert, create notes. */
-const REQUESTS_PER_CALL = 3;
 /** How long a contact leadrelay created by phone is remembered, bridging HubSpot's eventually consistent search. */
 const RECENT_PHONE_MS = 10 * 60_000;
 
@@ -48,13 +46,10 @@ export const hubspotConnector = defineConnectorType({
       now: environment.now,
     });
     const recentPhones = new Map<string, { id: string; at: number }>();
-    const limits = limitsFrom(settings, settings.batch_size);
-    // The engine counts calls; a call costs up to three requests against HubSpot's budget.
-    if (limits.rate)
-      limits.rate = {
-        ...limits.rate,
-        requests: Math.max(1, Math.floor(limits.rate.requests / REQUESTS_PER_CALL)),
-      };
+    // The request budget is kept by the client, per HTTP request (a call makes two to three, more
+    // on retries): a second, per-call limit in the engine would only fall out of step with it. The
+    // engine still holds back through `concurrency`, so at most that many batches are leased at once.
+    const limits = { ...limitsFrom(settings, settings.batch_size), rate: undefined };
 
     async function deliverAll(contexts: DeliveryContext[]): Promise<(DeliveryResult | DeliveryError)[]> {
       const plans = contexts.map((context) => plan(settings, context));

@@ -66,6 +66,9 @@ export class PortalState {
   private nextContactId = 101;
   private nextNoteId = 2001;
   private readonly visibleAt = new Map<string, number>();
+  // Indexes, so that a portal of tens of thousands of records answers as fast as HubSpot would.
+  private readonly idByEmail = new Map<string, string>();
+  private readonly notesByContact = new Map<string, HubSpotNote[]>();
 
   constructor(readonly portalId: number) {}
 
@@ -75,9 +78,8 @@ export class PortalState {
   }
 
   findByEmail(email: string): HubSpotRecord | undefined {
-    const wanted = email.trim().toLowerCase();
-    for (const contact of this.contacts.values()) if (contact.properties.email === wanted) return contact;
-    return undefined;
+    const id = this.idByEmail.get(email.trim().toLowerCase());
+    return id === undefined ? undefined : this.contacts.get(id);
   }
 
   contactBy(id: string, idProperty: string | undefined): HubSpotRecord | undefined {
@@ -101,6 +103,7 @@ export class PortalState {
     };
     contact.properties.hs_object_id = contact.id;
     this.contacts.set(contact.id, contact);
+    if (clean.email) this.idByEmail.set(clean.email, contact.id);
     this.visibleAt.set(contact.id, Date.now() + this.searchLagMs);
     return contact;
   }
@@ -112,6 +115,10 @@ export class PortalState {
       if (other && other.id !== contact.id) throw new Conflict(other.id);
     }
     const now = new Date().toISOString();
+    if (clean.email !== undefined && clean.email !== contact.properties.email) {
+      if (contact.properties.email) this.idByEmail.delete(contact.properties.email);
+      if (clean.email) this.idByEmail.set(clean.email, contact.id);
+    }
     Object.assign(contact.properties, clean, { lastmodifieddate: now });
     contact.updatedAt = now;
     return contact;
@@ -183,11 +190,21 @@ export class PortalState {
     };
     note.properties.hs_object_id = note.id;
     this.notes.set(note.id, note);
+    for (const contactId of note.contactIds) {
+      const list = this.notesByContact.get(contactId) ?? [];
+      list.push(note);
+      this.notesByContact.set(contactId, list);
+    }
     return note;
   }
 
   notesOf(contactId: string): HubSpotNote[] {
-    return [...this.notes.values()].filter((note) => note.contactIds.includes(contactId));
+    return [...(this.notesByContact.get(contactId) ?? [])];
+  }
+
+  /** Checks contact properties as a create would, without writing anything. */
+  validateContact(properties: Record<string, unknown>): void {
+    this.checkContactProperties(properties);
   }
 
   private checkContactProperties(properties: Record<string, unknown>): Record<string, string> {

@@ -345,10 +345,8 @@ export class HubSpotSandbox {
         );
         return;
       }
-      const probe = new PortalState(0);
-      for (const name of state.contactProperties) probe.defineContactProperty(name);
       try {
-        probe.createContact({ ...(input.properties as Record<string, unknown>), email: input.id });
+        state.validateContact({ ...(input.properties as Record<string, unknown>), email: input.id });
       } catch (error) {
         if (error instanceof ValidationFailure) problems.set(index, error);
       }

@@ -39,7 +39,7 @@ export const DEFAULT_NOTE = [
 
 /** `config/connectors/NAME.yaml` with `type: hubspot`. */
 export const hubspotSettings = z.strictObject({
-  ...commonSettings({ concurrency: 2, rate: { requests: 100, per: '10s' }, timeout: '20s' }),
+  ...commonSettings({ concurrency: 4, rate: { requests: 100, per: '10s' }, timeout: '20s' }),
   /** Private-app access token: `${HUBSPOT_ACCESS_TOKEN}`. */
   access_token: z.string().min(1, 'set a private-app token, e.g. "${HUBSPOT_ACCESS_TOKEN}"'),
   /** The API root; a sandbox or proxy may replace it. */

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 
 /** A leased delivery with what a connector needs to perform it. */
@@ -22,8 +22,9 @@ export interface ClaimedDelivery {
  * the inner SELECT adds FOR UPDATE SKIP LOCKED, so concurrent claimers skip
  * each other's rows instead of waiting.
  *
- * A row is claimable when it is due (pending and next_attempt_at has come)
- * or its lease ran out (its worker died), and no earlier delivery to the same
+ * A row is claimable when its lease ran out (its worker died) or it is due
+ * (pending and next_attempt_at has come) — two statements, each walking its
+ * own partial index — and no earlier delivery to the same
  * connector for the same ordering key is still open — which is how a later
  * event never overtakes an earlier one that is still retrying. Dead rows do
  * not block: "open" means pending or leased only.
@@ -40,51 +41,79 @@ export async function claimDeliveries(
   },
 ): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
+  const { now } = options;
+  // Rows whose worker died first (their leases ran out), then due rows, oldest due first.
+  const expired = await lease(db, options, options.limit, (query) =>
+    query
+      .where('d.status', '=', 'leased')
+      .where('d.lease_expires_at', '<', now)
+      .orderBy('d.lease_expires_at'),
+  );
+  const due = await lease(db, options, options.limit - expired.length, (query) =>
+    query
+      .where('d.status', '=', 'pending')
+      .where('d.next_attempt_at', '<=', now)
+      .orderBy('d.next_attempt_at')
+      .orderBy('d.id'),
+  );
+  return withEvents(
+    db,
+    [...expired, ...due].map((row) => row.id),
+  );
+}
+
+type Candidates = SelectQueryBuilder<Tables & { d: Tables['deliveries'] }, 'd', { id: number }>;
+
+/** Leases up to `limit` rows that `filter` selects among this connector's, skipping keys with an earlier open row. */
+async function lease(
+  db: Kysely<Tables>,
+  options: { connector: string; owner: string; leaseMs: number; now: number; skipLocked: boolean },
+  limit: number,
+  filter: (query: Candidates) => Candidates,
+): Promise<{ id: number }[]> {
+  if (limit <= 0) return [];
   const { connector, owner, now } = options;
-  let candidates = db
-    .selectFrom('deliveries as d')
-    .select('d.id')
-    .where('d.connector', '=', connector)
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('d.status', '=', 'pending'), eb('d.next_attempt_at', '<=', now)]),
-        eb.and([eb('d.status', '=', 'leased'), eb('d.lease_expires_at', '<', now)]),
-      ]),
-    )
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('deliveries as earlier')
-            .select(sql.lit(1).as('one'))
-            .where('earlier.connector', '=', connector)
-            .whereRef('earlier.ordering_key', '=', 'd.ordering_key')
-            .whereRef('earlier.id', '<', 'd.id')
-            .where('earlier.status', 'in', ['pending', 'leased']),
+  let candidates = filter(
+    db
+      .selectFrom('deliveries as d')
+      .select('d.id')
+      .where('d.connector', '=', connector)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('deliveries as earlier')
+              .select(sql.lit(1).as('one'))
+              .where('earlier.connector', '=', connector)
+              .whereRef('earlier.ordering_key', '=', 'd.ordering_key')
+              .whereRef('earlier.id', '<', 'd.id')
+              .where('earlier.status', 'in', ['pending', 'leased']),
+          ),
         ),
-      ),
-    )
-    .orderBy('d.id')
-    .limit(options.limit);
+      ) as Candidates,
+  ).limit(limit);
   if (options.skipLocked) candidates = candidates.forUpdate().skipLocked();
+  return (
+    db
+      .updateTable('deliveries')
+      // The attempt is counted when it starts, not when it ends: a worker that dies
+      // mid-call leaves the count raised, so the retry knows an earlier attempt
+      // may have had effects and checks before redoing them.
+      .set((eb) => ({
+        status: 'leased',
+        lease_owner: owner,
+        lease_expires_at: now + options.leaseMs,
+        updated_at: now,
+        attempts: eb('attempts', '+', 1),
+      }))
+      .where('id', 'in', candidates)
+      .returning(['id'])
+      .execute()
+  );
+}
 
-  const claimed = await db
-    .updateTable('deliveries')
-    // The attempt is counted when it starts, not when it ends: a worker that dies
-    // mid-call leaves the count raised, so the retry knows an earlier attempt
-    // may have had effects and checks before redoing them.
-    .set((eb) => ({
-      status: 'leased',
-      lease_owner: owner,
-      lease_expires_at: now + options.leaseMs,
-      updated_at: now,
-      attempts: eb('attempts', '+', 1),
-    }))
-    .where('id', 'in', candidates)
-    .returning(['id'])
-    .execute();
-  if (claimed.length === 0) return [];
-
+async function withEvents(db: Kysely<Tables>, ids: number[]): Promise<ClaimedDelivery[]> {
+  if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('deliveries as d')
     .innerJoin('events as e', 'e.id', 'd.event_id')
@@ -99,11 +128,7 @@ export async function claimDeliveries(
       'e.received_at',
       'e.payload',
     ])
-    .where(
-      'd.id',
-      'in',
-      claimed.map((row) => row.id),
-    )
+    .where('d.id', 'in', ids)
     .orderBy('d.id')
     .execute();
   return rows.map((row) => ({

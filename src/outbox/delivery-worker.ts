@@ -8,7 +8,13 @@ import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import { RateLimiter } from '../util/rate-limiter.ts';
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
-import { type AttemptRecord, type Finish, finishDelivery, releaseLeases } from './finish-delivery.ts';
+import {
+  type AttemptRecord,
+  type Finish,
+  type FinishItem,
+  finishDeliveries,
+  releaseLeases,
+} from './finish-delivery.ts';
 import { nextDueAt } from './next-due.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
 import { nextRetryDelay } from './retry-policy.ts';
@@ -189,9 +195,9 @@ export class DeliveryWorker {
     }
     const durationMs = performance.now() - started;
     const requestSummary = summarizeRequest(connector, ready[0]!.context, ready.length);
-    await Promise.all(
+    await this.finish(
       ready.map((entry, i) =>
-        this.record(config, connector, entry.row, outcomes[i], { startedAt, durationMs, requestSummary }),
+        this.decide(config, connector, entry.row, outcomes[i], { startedAt, durationMs, requestSummary }),
       ),
     );
   }
@@ -211,11 +217,13 @@ export class DeliveryWorker {
       const waitedMs = this.now() - row.receivedAt;
       if (unfinished && waitedMs < waitsFor.timeoutMs) {
         const retryAt = this.now() + Math.min(500, waitsFor.timeoutMs - waitedMs);
-        await this.finish(
-          row.id,
-          { status: 'pending', nextAttemptAt: retryAt, error: 'waiting for related deliveries' },
-          undefined,
-        );
+        await this.finish([
+          {
+            id: row.id,
+            finish: { status: 'pending', nextAttemptAt: retryAt, error: 'waiting for related deliveries' },
+            attempt: undefined,
+          },
+        ]);
         return undefined;
       }
       for (const [name, delivery] of others)
@@ -232,13 +240,13 @@ export class DeliveryWorker {
     };
   }
 
-  private async record(
+  private decide(
     config: LoadedConfig,
     connector: Connector,
     row: ClaimedDelivery,
     outcome: unknown,
     timing: { startedAt: number; durationMs: number; requestSummary: string },
-  ): Promise<void> {
+  ): FinishItem {
     const attempt: AttemptRecord = {
       startedAt: timing.startedAt,
       durationMs: timing.durationMs,
@@ -295,24 +303,29 @@ export class DeliveryWorker {
         );
       }
     }
-    await this.finish(row.id, finish, attempt);
+    return { id: row.id, finish, attempt };
   }
 
-  private async finish(id: number, finish: Finish, attempt: AttemptRecord | undefined): Promise<void> {
+  private async finish(items: FinishItem[]): Promise<void> {
     try {
-      const updated = await finishDelivery(this.options.store.db, {
-        id,
+      const updated = await finishDeliveries(this.options.store.db, {
         owner: this.owner,
         now: this.now(),
-        finish,
-        attempt: attempt ?? { startedAt: this.now(), durationMs: 0, outcome: 'retry' },
-        countsAsAttempt: attempt !== undefined,
+        items,
       });
-      if (!updated)
-        this.options.logger.warn({ delivery_id: id }, 'lease was lost before the delivery finished');
+      updated.forEach((ok, index) => {
+        if (!ok)
+          this.options.logger.warn(
+            { delivery_id: items[index]!.id },
+            'lease was lost before the delivery finished',
+          );
+      });
     } catch (error) {
-      // The lease runs out and the row is claimed again: at least once, never lost.
-      this.options.logger.error({ err: error, delivery_id: id }, 'could not record a delivery outcome');
+      // The leases run out and the rows are claimed again: at least once, never lost.
+      this.options.logger.error(
+        { err: error, deliveries: items.map((item) => item.id) },
+        'could not record delivery outcomes',
+      );
     }
   }
 
@@ -321,7 +334,7 @@ export class DeliveryWorker {
     const poll = this.options.pollIntervalMs ?? 1000;
     let delay = poll;
     try {
-      const due = await nextDueAt(this.options.store.db);
+      const due = await nextDueAt(this.options.store.db, [...this.options.config.current.connectors.keys()]);
       if (due !== undefined) delay = Math.min(poll, Math.max(0, due - this.now()));
     } catch {
       // The poll will look again.

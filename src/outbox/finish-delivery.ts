@@ -16,61 +16,70 @@ export type Finish =
   | { status: 'pending'; nextAttemptAt: number; error: string }
   | { status: 'dead'; error: string };
 
+export interface FinishItem {
+  id: number;
+  finish: Finish;
+  /** Undefined for a delivery put back without being tried (it waits for related deliveries). */
+  attempt: AttemptRecord | undefined;
+}
+
 /*
- * Design note. Finishing is guarded by the lease: the update only applies if
- * this worker still owns the row. A worker that stalled past its lease may
- * find another worker already took the row over; its late result is then
- * recorded as an attempt (it did happen) but does not overwrite the row's
- * state. Returns whether the row was updated.
+ * Design note. A batch finishes in one transaction: with an fsync per commit,
+ * a hundred single-row commits would cost more than the API call they record.
+ * Finishing is guarded by the lease: the update only applies if this worker
+ * still owns the row. A worker that stalled past its lease may find another
+ * worker already took the row over; its late result is then recorded as an
+ * attempt (it did happen) but does not overwrite the row's state. Returns,
+ * per item, whether the row was updated.
  */
-export async function finishDelivery(
+export async function finishDeliveries(
   db: Kysely<Tables>,
-  options: {
-    id: number;
-    owner: string;
-    now: number;
-    finish: Finish;
-    attempt: AttemptRecord;
-    countsAsAttempt?: boolean;
-  },
-): Promise<boolean> {
-  const { finish, attempt } = options;
+  options: { owner: string; now: number; items: readonly FinishItem[] },
+): Promise<boolean[]> {
+  if (options.items.length === 0) return [];
   return db.transaction().execute(async (trx) => {
-    const updated = await trx
-      .updateTable('deliveries')
-      .set((eb) => ({
-        status: finish.status,
-        // Claiming counted the attempt; a delivery put back without being tried gives it back.
-        attempts: options.countsAsAttempt === false ? eb('attempts', '-', 1) : eb.ref('attempts'),
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: options.now,
-        ...(finish.status === 'pending' ? { next_attempt_at: finish.nextAttemptAt } : {}),
-        last_error: finish.status === 'delivered' ? null : finish.error,
-        ...(finish.status === 'delivered'
-          ? { result: finish.result ? JSON.stringify(finish.result) : null }
-          : {}),
-      }))
-      .where('id', '=', options.id)
-      .where('status', '=', 'leased')
-      .where('lease_owner', '=', options.owner)
-      .executeTakeFirst();
-    if (options.countsAsAttempt !== false) {
+    const updated: boolean[] = [];
+    for (const { id, finish, attempt } of options.items) {
+      const result = await trx
+        .updateTable('deliveries')
+        .set((eb) => ({
+          status: finish.status,
+          // Claiming counted the attempt; a delivery put back without being tried gives it back.
+          attempts: attempt === undefined ? eb('attempts', '-', 1) : eb.ref('attempts'),
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: options.now,
+          ...(finish.status === 'pending' ? { next_attempt_at: finish.nextAttemptAt } : {}),
+          last_error: finish.status === 'delivered' ? null : finish.error,
+          ...(finish.status === 'delivered'
+            ? { result: finish.result ? JSON.stringify(finish.result) : null }
+            : {}),
+        }))
+        .where('id', '=', id)
+        .where('status', '=', 'leased')
+        .where('lease_owner', '=', options.owner)
+        .executeTakeFirst();
+      updated.push(Number(result.numUpdatedRows) === 1);
+    }
+    const attempts = options.items.filter((item) => item.attempt !== undefined);
+    if (attempts.length > 0) {
       await trx
         .insertInto('attempts')
-        .values({
-          delivery_id: options.id,
-          started_at: attempt.startedAt,
-          duration_ms: Math.round(attempt.durationMs),
-          outcome: attempt.outcome,
-          status_code: attempt.statusCode ?? null,
-          error: attempt.error ?? null,
-          request_summary: attempt.requestSummary ?? null,
-          response_summary: attempt.responseSummary ?? null,
-        })
+        .values(
+          attempts.map(({ id, attempt }) => ({
+            delivery_id: id,
+            started_at: attempt!.startedAt,
+            duration_ms: Math.round(attempt!.durationMs),
+            outcome: attempt!.outcome,
+            status_code: attempt!.statusCode ?? null,
+            error: attempt!.error ?? null,
+            request_summary: attempt!.requestSummary ?? null,
+            response_summary: attempt!.responseSummary ?? null,
+          })),
+        )
         .execute();
     }
-    return Number(updated.numUpdatedRows) === 1;
+    return updated;
   });
 }
 

@@ -1,9 +1,12 @@
 import { type Kysely, sql } from 'kysely';
 
 /*
- * Design note. The outbox is one row per (event, connector). Workers claim
- * due rows with `status = 'pending' AND next_attempt_at <= now` (index
- * `deliveries_due`), or rows whose lease has run out (`deliveries_lease`).
+ * Design note. The outbox is one row per (event, connector). Workers claim,
+ * per connector, due rows with `status = 'pending' AND next_attempt_at <= now`
+ * (index `deliveries_due`), or rows whose lease has run out
+ * (`deliveries_lease`); both are partial indexes over unfinished rows, so a
+ * claim costs the same whether the table holds a thousand delivered rows or
+ * ten million.
  * Per-key ordering asks "is there an earlier unfinished delivery for this
  * connector and key?", answered by the partial index `deliveries_key_open`,
  * which only holds unfinished rows and so stays small however long history is.
@@ -47,13 +50,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createIndex('deliveries_due')
     .on('deliveries')
-    .columns(['next_attempt_at', 'id'])
+    .columns(['connector', 'next_attempt_at', 'id'])
     .where(sql.ref('status'), '=', 'pending')
     .execute();
   await db.schema
     .createIndex('deliveries_lease')
     .on('deliveries')
-    .columns(['lease_expires_at'])
+    .columns(['connector', 'lease_expires_at'])
     .where(sql.ref('status'), '=', 'leased')
     .execute();
   await db.schema
