@@ -1,5 +1,5 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
-import type { Tables } from '../db/tables.ts';
+import type { DeliveryStatus, Tables } from '../db/tables.ts';
 
 /** A leased delivery with what a connector needs to perform it. */
 export interface ClaimedDelivery {
@@ -21,6 +21,10 @@ export interface ClaimedDelivery {
  * workers (threads or processes) can never lease the same row; on PostgreSQL
  * the inner SELECT adds FOR UPDATE SKIP LOCKED, so concurrent claimers skip
  * each other's rows instead of waiting.
+ *
+ * Statuses are written as SQL literals, not parameters: SQLite uses a
+ * partial index only when it can prove the query's WHERE implies the
+ * index's, which it cannot for a bound value.
  *
  * A row is claimable when its lease ran out (its worker died) or it is due
  * (pending and next_attempt_at has come) — two statements, each walking its
@@ -45,13 +49,13 @@ export async function claimDeliveries(
   // Rows whose worker died first (their leases ran out), then due rows, oldest due first.
   const expired = await lease(db, options, options.limit, (query) =>
     query
-      .where('d.status', '=', 'leased')
+      .where('d.status', '=', sql.lit('leased'))
       .where('d.lease_expires_at', '<', now)
       .orderBy('d.lease_expires_at'),
   );
   const due = await lease(db, options, options.limit - expired.length, (query) =>
     query
-      .where('d.status', '=', 'pending')
+      .where('d.status', '=', sql.lit('pending'))
       .where('d.next_attempt_at', '<=', now)
       .orderBy('d.next_attempt_at')
       .orderBy('d.id'),
@@ -87,7 +91,10 @@ async function lease(
               .where('earlier.connector', '=', connector)
               .whereRef('earlier.ordering_key', '=', 'd.ordering_key')
               .whereRef('earlier.id', '<', 'd.id')
-              .where('earlier.status', 'in', ['pending', 'leased']),
+              .where('earlier.status', 'in', [
+                sql.lit<DeliveryStatus>('pending'),
+                sql.lit<DeliveryStatus>('leased'),
+              ]),
           ),
         ),
       ) as Candidates,

@@ -352,11 +352,14 @@ function isResult(value: unknown): value is DeliveryResult {
   return typeof value === 'object' && value !== null && typeof (value as DeliveryResult).summary === 'string';
 }
 
+/** "POST https://…/path (+2 more)": what the attempt log shows of the requests, not their bodies. */
 function summarizeRequest(connector: Connector, context: DeliveryContext, batch: number): string {
   try {
-    const requests = connector.preview(context);
-    const first = requests.map((request) => `${request.method} ${request.url}`).join(', ');
-    return batch > 1 ? `${first} (batch of ${batch})` : first;
+    const [first, ...rest] = connector.preview(context);
+    if (!first) return `${connector.type} ${connector.name}`;
+    const url = first.url.split('?')[0];
+    const more = rest.length > 0 ? ` (+${rest.length} more)` : '';
+    return `${first.method} ${url}${more}${batch > 1 ? `, batch of ${batch}` : ''}`;
   } catch {
     return `${connector.type} ${connector.name}`;
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 
 /**
@@ -16,7 +16,7 @@ export async function nextDueAt(
       .selectFrom('deliveries')
       .select('next_attempt_at')
       .where('connector', '=', connector)
-      .where('status', '=', 'pending')
+      .where('status', '=', sql.lit('pending'))
       .orderBy('next_attempt_at')
       .limit(1)
       .executeTakeFirst();
