@@ -93,6 +93,9 @@ export async function benchIngest(options: IngestOptions): Promise<IngestResult>
         ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
         join(ROOT, 'bin/leadrelay.js'),
         'serve',
+        // Ingest alone: the worker's cost is measured by the delivery part, and its
+        // connectors here point nowhere (their retries would only add noise).
+        '--no-worker',
         '--config',
         configFile,
       ],

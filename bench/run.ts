@@ -1,5 +1,5 @@
-// `npm run bench [-- --only ingest|delivery] [--duration N] [--connections N] [--cpu-prof]
-//   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N]`
+// `npm run bench [-- --only ingest|delivery|hubspot] [--duration N] [--connections N] [--cpu-prof]
+//   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]`
 // Runs each benchmark part, prints its table and writes every figure to
 // bench/results/latest.json. Targets that are missed are reported, not
 // failed on: numbers from a shared or small machine are a signal, not a gate.
@@ -9,10 +9,11 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchDelivery, DEFAULT_CONCURRENCY, type DeliveryResult } from './delivery.ts';
+import { benchHubSpot, formatHubSpot, type HubSpotResult } from './hubspot.ts';
 import { benchIngest, type IngestResult } from './ingest.ts';
 import { formatDelivery, formatIngest } from './report.ts';
 
-const PARTS = ['ingest', 'delivery'] as const;
+const PARTS = ['ingest', 'delivery', 'hubspot'] as const;
 type Part = (typeof PARTS)[number];
 
 const RESULTS_DIR = fileURLToPath(new URL('results/', import.meta.url));
@@ -31,6 +32,8 @@ async function main(): Promise<number> {
       // delivery latency: open-loop rate and measured seconds (after a 2 s warm-up)
       rate: { type: 'string', default: '50' },
       'steady-seconds': { type: 'string', default: '20' },
+      // hubspot: leads queued for the HubSpot sandbox at 100 requests / 10 s
+      leads: { type: 'string', default: '20000' },
     },
   });
   const durationSeconds = positiveInteger('--duration', values.duration);
@@ -42,7 +45,8 @@ async function main(): Promise<number> {
   const steadySeconds = positiveInteger('--steady-seconds', values['steady-seconds']);
   const log = (line: string) => console.error(line); // progress on stderr keeps stdout to the report
 
-  const results: { ingest?: IngestResult; delivery?: DeliveryResult } = {};
+  const leads = positiveInteger('--leads', values.leads);
+  const results: { ingest?: IngestResult; delivery?: DeliveryResult; hubspot?: HubSpotResult } = {};
   for (const part of parts) {
     switch (part) {
       case 'ingest': {
@@ -73,6 +77,11 @@ async function main(): Promise<number> {
           console.log(
             `leadrelay CPU profiles written to ${relative(process.cwd(), cpuProfileDir)}/delivery-*/`,
           );
+        break;
+      }
+      case 'hubspot': {
+        results.hubspot = await benchHubSpot({ leads, log });
+        console.log(formatHubSpot(results.hubspot).join('\n'));
         break;
       }
     }
