@@ -1,5 +1,8 @@
 // `npm run bench [-- --only ingest|delivery|hubspot] [--duration N] [--connections N] [--cpu-prof]
-//   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]`
+//   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]
+//   [--db postgres]` — `--db postgres` runs the PostgreSQL scale-out part instead
+//   (ingest, delivery with 1 and 3 worker processes) on a postgres:// $DATABASE_URL,
+//   else $TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test.
 // Runs each benchmark part, prints its table and writes every figure to
 // bench/results/latest.json. Targets that are missed are reported, not
 // failed on: numbers from a shared or small machine are a signal, not a gate.
@@ -11,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { benchDelivery, DEFAULT_CONCURRENCY, type DeliveryResult } from './delivery.ts';
 import { benchHubSpot, formatHubSpot, type HubSpotResult } from './hubspot.ts';
 import { benchIngest, type IngestResult } from './ingest.ts';
+import { benchPostgres, formatPostgres, type PostgresResult } from './postgres.ts';
 import { formatDelivery, formatIngest } from './report.ts';
 
 const PARTS = ['ingest', 'delivery', 'hubspot'] as const;
@@ -34,8 +38,11 @@ async function main(): Promise<number> {
       'steady-seconds': { type: 'string', default: '20' },
       // hubspot: leads queued for the HubSpot sandbox at 100 requests / 10 s
       leads: { type: 'string', default: '20000' },
+      db: { type: 'string', default: 'sqlite' },
     },
   });
+  if (values.db !== 'sqlite' && values.db !== 'postgres')
+    throw new Error(`--db takes sqlite or postgres, got "${values.db}"`);
   const durationSeconds = positiveInteger('--duration', values.duration);
   const connections = positiveInteger('--connections', values.connections);
   const parts = (values.only ?? [...PARTS]).map(partName);
@@ -46,8 +53,27 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line); // progress on stderr keeps stdout to the report
 
   const leads = positiveInteger('--leads', values.leads);
-  const results: { ingest?: IngestResult; delivery?: DeliveryResult; hubspot?: HubSpotResult } = {};
-  for (const part of parts) {
+  const results: {
+    ingest?: IngestResult;
+    delivery?: DeliveryResult;
+    hubspot?: HubSpotResult;
+    postgres?: PostgresResult;
+  } = {};
+  if (values.db === 'postgres') {
+    results.postgres = await benchPostgres({
+      databaseUrl:
+        [process.env.DATABASE_URL, process.env.TEST_DATABASE_URL].find((url) =>
+          url?.startsWith('postgres'),
+        ) ?? 'postgres://postgres@127.0.0.1:5432/test',
+      durationSeconds,
+      connections,
+      queuedEvents,
+      concurrency: concurrencies[0]!,
+      log,
+    });
+    console.log(formatPostgres(results.postgres).join('\n'));
+  }
+  for (const part of values.db === 'postgres' ? [] : parts) {
     switch (part) {
       case 'ingest': {
         const cpuProfileDir = values['cpu-prof'] ? `${RESULTS_DIR}profiles` : undefined;

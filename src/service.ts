@@ -3,11 +3,15 @@ import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { listenForOutbox } from './db/postgres/outbox-channel.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
 import { eventWriterFor } from './ingest/store-events.ts';
+import { OpsAlerts } from './observability/alerts.ts';
+import { ServiceMetrics } from './observability/metrics.ts';
 import { DeliveryWorker } from './outbox/delivery-worker.ts';
 import { prune } from './outbox/prune.ts';
+import { WorkerRegistry } from './outbox/worker-registry.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
 export interface ServiceOptions {
@@ -27,6 +31,8 @@ export interface ServiceOptions {
   watch?: boolean;
   /** Quiet time before a reload (default 250 ms). */
   reloadDebounceMs?: number;
+  /** Process metrics (CPU, memory, event loop) in `/metrics` (default true). */
+  defaultMetrics?: boolean;
 }
 
 export interface RunningService {
@@ -38,6 +44,8 @@ export interface RunningService {
   http: RunningServer | undefined;
   worker: DeliveryWorker | undefined;
   logger: Logger;
+  metrics: ServiceMetrics;
+  alerts: OpsAlerts;
   /** Stops accepting, commits what was accepted, finishes or releases deliveries, closes the database. */
   stop(): Promise<void>;
 }
@@ -74,6 +82,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.warn({ source: name }, 'source accepts unsigned requests (insecure)');
   }
 
+  const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const pii = (env.LOG_PII ?? loaded.env.LOG_PII) === 'true';
+  const alerts = new OpsAlerts({ config, logger, metrics, now, pii });
+  let workerRateShare = () => 1;
   const worker =
     options.worker === false
       ? undefined
@@ -84,14 +96,39 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           now,
           ...(options.random ? { random: options.random } : {}),
           pollIntervalMs: loaded.main.delivery.poll_interval,
+          metrics,
+          alerts,
+          rateShare: () => workerRateShare(),
         });
+  if (worker && store.postgresSettings) {
+    // Several processes share this database (docs/scaling.md): split rate limits
+    // between live workers, and wake at once when another instance stores events.
+    const registry = new WorkerRegistry(store.db, worker.owner);
+    await registry.start();
+    workerRateShare = () => registry.count;
+    const stopListening = listenForOutbox(store.postgresSettings, () => worker.wake(), logger);
+    store.onClose(async () => {
+      await stopListening();
+      await registry.stop();
+    });
+  }
   worker?.start();
   const stopRetention = worker ? runRetention(store, config, logger, now) : () => {};
 
   let http: RunningServer | undefined;
   const writer = eventWriterFor(store);
   if (options.http !== false) {
-    const app = createApp({ config, store, writer, logger, now, onStored: () => worker?.wake() });
+    const app = createApp({
+      config,
+      store,
+      writer,
+      logger,
+      now,
+      metrics,
+      onStored: () => worker?.wake(),
+      adminToken: loaded.env.LEADRELAY_ADMIN_TOKEN ?? env.LEADRELAY_ADMIN_TOKEN,
+      wakeWorker: () => worker?.wake(),
+    });
     http = await startServer(app, loaded);
     logger.info(
       { url: http.url, port: http.port, config: loaded.file, worker: Boolean(worker) },
@@ -116,12 +153,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     http,
     worker,
     logger,
+    metrics,
+    alerts,
     async stop() {
       stopWatching();
       stopRetention();
       await http?.close();
       await writer.flush();
       await worker?.stop(config.current.main.delivery.shutdown_timeout);
+      await alerts.close();
       await store.close();
     },
   };

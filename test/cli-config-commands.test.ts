@@ -130,6 +130,7 @@ describe('leadrelay schema', () => {
       'routes',
       'mapping',
       'delivery',
+      'alerts',
     ]);
     const webhook = JSON.parse(readFileSync(join(out, 'connectors', 'webhook.schema.json'), 'utf8'));
     expect(webhook.required).toEqual(['url', 'type']);

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
-import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -73,7 +73,7 @@ async function attempts(service: TestService, eventId: string) {
     .execute();
 }
 
-describe('delivery', () => {
+describeEachDialect('delivery', () => {
   it('delivers an accepted event at once, signed, without waiting for the poll', async () => {
     const { sandbox, service } = await setup({ delivery: { poll_interval: '1m' } });
     const started = Date.now();

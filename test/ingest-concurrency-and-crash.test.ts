@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startChildServer } from './helpers/child-server.ts';
-import { newSecret, startTestService, writeConnectorFiles } from './helpers/harness.ts';
+import { describeEachDialect, newSecret, startTestService, writeConnectorFiles } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe('idempotency under concurrency', () => {
+describeEachDialect('idempotency under concurrency', () => {
   it('stores exactly one event when 20 POSTs of the same event id arrive at once', async () => {
     const secret = newSecret();
     const service = await startTestService({

@@ -5,6 +5,7 @@ import { configPath, loadConfig } from '../config/load-config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { startService } from '../service.ts';
+import { runDemo } from './commands/demo.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
 import { formatPreview, previewEvent, readEventFile } from './commands/preview.ts';
 import { writeSchemas } from './commands/schema.ts';
@@ -16,6 +17,9 @@ const HELP = `leadrelay — chatbot webhooks in, CRM records and sales alerts ou
 Usage: leadrelay <command> [--config PATH]
 
 Commands:
+  demo                  the whole pipeline locally: sandbox HubSpot, Salesforce, Slack and a
+                        webhook receiver, sample events, a summary; then serves until Ctrl-C
+                        [--exit] [--json-summary FILE] [--dir PATH] [--timeout SECONDS]
   serve [--no-worker]   HTTP server and delivery worker (--no-worker: HTTP only)
   worker                delivery worker only (run several for scale-out)
   migrate               apply database migrations
@@ -55,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
         return await deliveries(rest);
       case 'events':
         return await events(rest);
+      case 'demo':
+        return await demo(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -107,6 +113,23 @@ async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promis
   await service.stop();
   service.logger.flush();
   return 0;
+}
+
+async function demo(argv: string[]): Promise<number> {
+  const { values } = args(argv, {
+    exit: { type: 'boolean' },
+    'json-summary': { type: 'string' },
+    dir: { type: 'string' },
+    timeout: { type: 'string' },
+  });
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout takes a number of seconds');
+  return runDemo({
+    exit: values.exit,
+    jsonSummary: values['json-summary'],
+    dir: values.dir,
+    timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+  });
 }
 
 async function migrate(argv: string[]): Promise<number> {

@@ -68,6 +68,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const main = applyEnvOverrides(parsed, env);
   const routes = compileRoutes(yaml, main);
   checkRouteTargets(yaml, main, loaded.connectors, connectorProblems.length > 0);
+  checkAlertTarget(yaml, main, loaded.connectors, connectorProblems.length > 0);
   const problems = [...yaml.problems, ...connectorProblems];
   if (problems.length > 0) throw new ConfigError(problems);
   filterSettings.phoneRegion = main.mapping.phone_region;
@@ -123,6 +124,21 @@ function checkRouteTargets(
       yaml.report(['routes', index, 'to', i], `no connector named "${name}"${hint || known}`);
     });
   });
+}
+
+/** `alerts.to` must name a configured connector. */
+function checkAlertTarget(
+  yaml: YamlFile,
+  main: MainConfig,
+  connectors: ReadonlyMap<string, Connector>,
+  someConnectorBroken: boolean,
+): void {
+  const name = main.alerts?.to;
+  if (name === undefined || connectors.has(name) || someConnectorBroken) return;
+  const names = [...connectors.keys()];
+  const hint = didYouMeanSuffix(name, names);
+  const known = names.length > 0 ? `; defined: ${names.join(', ')}` : '; no connector files in connectors/';
+  yaml.report(['alerts', 'to'], `no connector named "${name}"${hint || known}`);
 }
 
 function compileRoutes(yaml: YamlFile, main: MainConfig): CompiledRoute[] {

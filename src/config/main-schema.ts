@@ -168,8 +168,33 @@ export const mainConfigSchema = z.strictObject({
           events: duration.prefault('90d'),
         })
         .prefault({}),
+      /** Stops hammering a destination that fails every attempt (docs/operations.md). */
+      breaker: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Every attempt to the connector failed (retryably) for this long → hold its deliveries back. */
+          after_failing_for: duration.prefault('10m'),
+          /** While held back, one delivery is tried this often; a success resumes the connector. */
+          probe_interval: duration.prefault('30s'),
+        })
+        .prefault({}),
     })
     .prefault({}),
+  /** Ops alerts through a connector when deliveries die or a connector keeps failing (docs/operations.md). */
+  alerts: z
+    .strictObject({
+      /** The connector (`connectors/NAME.yaml`) that carries the alerts, e.g. a Slack #leadrelay-ops channel. */
+      to: z.string().min(1),
+      /** Alert when every attempt to a connector failed for this long (default: `delivery.breaker.after_failing_for`). */
+      after_failing_for: duration.optional(),
+      /** At most one alert per connector per this interval; the ones held back are counted in the next. */
+      min_interval: duration.prefault('15m'),
+      /** Alert when a delivery goes dead (default true). */
+      on_dead: z.boolean().default(true),
+      /** Link to the admin page, shown in alerts. */
+      admin_url: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .optional(),
 });
 
 export type MainConfig = z.output<typeof mainConfigSchema>;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { openPool, type PostgresSettings } from './postgres/open-pool.ts';
 import { type Durability, openConnection, type SqliteSettings } from './sqlite/open-connection.ts';
 import type { Tables } from './tables.ts';
 
@@ -14,6 +15,8 @@ export interface Database {
   sqlite?: SQLite.Database;
   /** How to open more connections to the same SQLite file (e.g. from a writer thread). */
   sqliteSettings?: SqliteSettings;
+  /** How to open a dedicated PostgreSQL connection (e.g. for LISTEN). */
+  postgresSettings?: PostgresSettings;
   /** Runs `cleanup` when the database is closed, before the connection is. */
   onClose(cleanup: () => Promise<void>): void;
   /** Cheap round trip for `/readyz`. */
@@ -24,11 +27,14 @@ export interface Database {
 export interface OpenOptions {
   durability?: Durability;
   busyTimeoutMs?: number;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
 }
 
 /**
  * Opens `sqlite:PATH` (relative paths from the working directory) with WAL,
- * fsync per commit unless `durability: normal`.
+ * fsync per commit unless `durability: normal`, or `postgres://…` with a
+ * connection pool (see docs/scaling.md).
  *
  * @example
  * const store = openDatabase('sqlite:./data/leadrelay.db');
@@ -44,7 +50,11 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
     });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new Error('PostgreSQL is not supported yet by this version of leadrelay; use sqlite:PATH');
+    return openPostgres({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      durability: options.durability ?? 'full',
+    });
   }
   throw new Error(`database.url must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
 }
@@ -61,6 +71,25 @@ function openSqlite(settings: SqliteSettings): Database {
     onClose: (cleanup) => cleanups.push(cleanup),
     async ping() {
       sqlite.prepare('select 1').get();
+    },
+    async close() {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+      await db.destroy();
+    },
+  };
+}
+
+/** `postgres://…`: a kysely pool; commits are durable per PostgreSQL's own settings (synchronous_commit). */
+function openPostgres(settings: PostgresSettings): Database {
+  const { pool, db } = openPool(settings);
+  const cleanups: (() => Promise<void>)[] = [];
+  return {
+    db,
+    dialect: 'postgres',
+    postgresSettings: settings,
+    onClose: (cleanup) => cleanups.push(cleanup),
+    async ping() {
+      await pool.query('select 1');
     },
     async close() {
       for (const cleanup of cleanups.splice(0)) await cleanup();

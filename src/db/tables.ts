@@ -8,6 +8,13 @@ export interface Tables {
   events: EventsTable;
   deliveries: DeliveriesTable;
   attempts: AttemptsTable;
+  workers: WorkersTable;
+}
+
+/** A delivery worker's heartbeat: how many share a connector's rate limit. */
+export interface WorkersTable {
+  id: string;
+  last_seen: number;
 }
 
 export type EventStatus = 'accepted' | 'ignored';

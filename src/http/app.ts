@@ -4,7 +4,10 @@ import type { ConfigHolder } from '../config/config-holder.ts';
 import type { Database } from '../db/database.ts';
 import type { GroupCommit } from '../ingest/group-commit.ts';
 import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { Logger } from '../util/logger.ts';
+import { adminSurface } from './admin/admin.ts';
+import { countEvents } from './count-events.ts';
 import { webhooksRoute } from './webhooks-route.ts';
 
 export interface AppDependencies {
@@ -14,6 +17,12 @@ export interface AppDependencies {
   logger: Logger;
   onStored?: (stored: StoredEvent) => void;
   now?: () => number;
+  /** `$LEADRELAY_ADMIN_TOKEN`: turns on `/admin` (SPEC §2); without it `/admin` is 404. */
+  adminToken?: string | undefined;
+  /** Wakes the in-process delivery worker after an admin retry or replay. */
+  wakeWorker?: () => void;
+  /** Counts webhooks and serves `GET /metrics` (SPEC §2). */
+  metrics?: ServiceMetrics;
 }
 
 /** The HTTP surface of SPEC §2, as a Koa app (no listening socket: see `startServer`). */
@@ -42,7 +51,7 @@ export function createApp(deps: AppDependencies): Koa {
     }
   });
 
-  router.post('/webhooks/:source', webhooksRoute(deps));
+  router.post('/webhooks/:source', countEvents(deps.config, deps.metrics), webhooksRoute(deps));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -74,6 +83,26 @@ export function createApp(deps: AppDependencies): Koa {
     }
   });
 
+  router.get('/metrics', async (ctx) => {
+    const metrics = deps.metrics;
+    if (!metrics) return;
+    const config = deps.config.current;
+    ctx.body = await metrics.render(deps.store.db, [...config.connectors.keys()], (deps.now ?? Date.now)());
+    ctx.type = metrics.contentType;
+  });
+
+  if (deps.adminToken) {
+    app.use(
+      adminSurface({
+        token: deps.adminToken,
+        config: deps.config,
+        store: deps.store,
+        logger: deps.logger,
+        now: deps.now ?? Date.now,
+        wake: deps.wakeWorker,
+      }),
+    );
+  }
   app.use(router.routes());
   app.use(
     router.allowedMethods({

@@ -119,8 +119,14 @@ export function webhooksRoute(options: WebhooksRouteOptions) {
       }
       ctx.status = outcome.status;
       ctx.body = outcome.body;
+      ctx.state.eventType = outcome.type;
       options.logger.debug(
-        { source: sourceName, event_id: outcome.body.id, duplicate: outcome.stored.duplicate },
+        {
+          source: sourceName,
+          event_id: outcome.body.id,
+          type: outcome.type,
+          duplicate: outcome.stored.duplicate,
+        },
         'webhook accepted',
       );
       if (!outcome.stored.duplicate) options.onStored?.(outcome.stored);

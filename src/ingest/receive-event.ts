@@ -21,7 +21,13 @@ export interface ReceivedRequest {
   receivedAt: number;
 }
 
-export type Accepted = { status: 200 | 202; body: { id: string; deliveries: number }; stored: StoredEvent };
+export type Accepted = {
+  status: 200 | 202;
+  body: { id: string; deliveries: number };
+  stored: StoredEvent;
+  /** The event's type, for metrics and logs. */
+  type: string;
+};
 
 /**
  * Verify → parse → validate → route → store, in that order: the signature is
@@ -69,5 +75,6 @@ export async function receiveEvent(
     status: stored.duplicate ? 200 : 202,
     body: { id: stored.id, deliveries: stored.deliveries },
     stored,
+    type: validated.event.type,
   };
 }

@@ -32,6 +32,20 @@ export interface ClaimedDelivery {
  * connector for the same ordering key is still open — which is how a later
  * event never overtakes an earlier one that is still retrying. Dead rows do
  * not block: "open" means pending or leased only.
+ *
+ * On PostgreSQL several processes claim at once, each statement under its
+ * own READ COMMITTED snapshot. A claim first takes a transaction-scoped
+ * advisory lock on its connector (pg_advisory_xact_lock(hashtext(…))), so
+ * claims for one connector take turns and each one sees every earlier
+ * claim's leases committed: the NOT EXISTS check then means the same as on
+ * SQLite, without relying on how PostgreSQL re-checks a row it found locked
+ * or changed (it re-tests the row's own status but not the subquery's
+ * snapshot), and claimers do not race each other for the same head rows.
+ * The cost: one claim at a time per connector across all processes — a
+ * claim is a few milliseconds and leases up to a whole batch, so this caps
+ * claims, not deliveries. Other connectors, ingest and finishing never wait
+ * for it; SKIP LOCKED still keeps a claim from waiting on rows that a
+ * finisher or an admin update holds.
  */
 export async function claimDeliveries(
   db: Kysely<Tables>,
@@ -45,6 +59,28 @@ export async function claimDeliveries(
   },
 ): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
+  if (!options.skipLocked) return claimIn(db, options);
+  // PostgreSQL: claims for one connector take turns (see the design note above).
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${`leadrelay:claim:${options.connector}`}))`.execute(trx);
+    // The lock is held until commit; without waiting for the WAL flush it is held
+    // for the statements only. Others see the leases at once either way.
+    await sql`set local synchronous_commit = off`.execute(trx);
+    return claimIn(trx, options);
+  });
+}
+
+async function claimIn(
+  db: Kysely<Tables>,
+  options: {
+    connector: string;
+    limit: number;
+    owner: string;
+    leaseMs: number;
+    now: number;
+    skipLocked: boolean;
+  },
+): Promise<ClaimedDelivery[]> {
   const { now } = options;
   // Rows whose worker died first (their leases ran out), then due rows, oldest due first.
   const expired = await lease(db, options, options.limit, (query) =>

@@ -4,6 +4,8 @@ import type { Connector, DeliveryContext, DeliveryResult } from '../../connector
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Database } from '../db/database.ts';
+import type { DeliveryAlerts } from '../observability/alerts.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import { RateLimiter } from '../util/rate-limiter.ts';
@@ -30,6 +32,12 @@ export interface WorkerOptions {
   pollIntervalMs?: number;
   /** This worker's name in `lease_owner`. */
   owner?: string;
+  /** Counts finished attempts for `/metrics`. */
+  metrics?: ServiceMetrics | undefined;
+  /** Told about dead deliveries and connectors that keep failing (ops alerts). */
+  alerts?: DeliveryAlerts | undefined;
+  /** How many workers share each connector's rate limit (default 1); see docs/scaling.md. */
+  rateShare?: () => number;
 }
 
 interface ConnectorState {
@@ -37,6 +45,12 @@ interface ConnectorState {
   limiter: RateLimiter;
   /** The connector's rate limit this limiter was built for; a reload with another limit starts a new one. */
   limitKey: string;
+  /** When the current run of retryable failures began; undefined after a success. */
+  failingSince: number | undefined;
+  failures: number;
+  /** Circuit breaker: while open, only one probe delivery every `probe_interval`. */
+  breakerOpen: boolean;
+  nextProbeAt: number;
 }
 
 /**
@@ -134,9 +148,15 @@ export class DeliveryWorker {
   /** Claims and starts what this connector can take now; true when more may be waiting. */
   private async claimFor(config: LoadedConfig, connector: Connector): Promise<boolean> {
     const state = this.stateFor(connector);
-    const calls = Math.min(connector.limits.concurrency - state.inflight, state.limiter.available());
+    let calls = Math.min(connector.limits.concurrency - state.inflight, state.limiter.available());
+    let batchSize = connector.deliverBatch ? Math.max(1, connector.limits.batchSize) : 1;
+    if (state.breakerOpen) {
+      // One probe at a time, every probe_interval, until one succeeds.
+      if (state.inflight > 0 || this.now() < state.nextProbeAt) return false;
+      calls = Math.min(calls, 1);
+      batchSize = 1;
+    }
     if (calls <= 0) return false;
-    const batchSize = connector.deliverBatch ? Math.max(1, connector.limits.batchSize) : 1;
     const limit = calls * batchSize;
     const rows = await claimDeliveries(this.options.store.db, {
       connector: connector.name,
@@ -146,6 +166,13 @@ export class DeliveryWorker {
       now: this.now(),
       skipLocked: this.options.store.dialect === 'postgres',
     });
+    if (state.breakerOpen && rows.length > 0) {
+      state.nextProbeAt = this.now() + config.main.delivery.breaker.probe_interval;
+      this.options.logger.info(
+        { connector: connector.name, event_id: rows[0]!.eventId, delivery_id: rows[0]!.id },
+        'circuit breaker open: probing with one delivery',
+      );
+    }
     for (let i = 0; i < rows.length; i += batchSize) {
       const group = rows.slice(i, i + batchSize);
       state.limiter.take(1);
@@ -157,16 +184,22 @@ export class DeliveryWorker {
       });
       this.running.add(run);
     }
-    return rows.length === limit;
+    return !state.breakerOpen && rows.length === limit;
   }
 
   private stateFor(connector: Connector): ConnectorState {
-    const limitKey = JSON.stringify(connector.limits.rate ?? null);
+    const rate = shareRate(connector.limits.rate, this.options.rateShare?.() ?? 1);
+    const limitKey = JSON.stringify(rate ?? null);
     let state = this.states.get(connector.name);
     if (!state || state.limitKey !== limitKey) {
       state = {
+        failingSince: undefined,
+        failures: 0,
+        breakerOpen: false,
+        nextProbeAt: 0,
+        ...state,
         inflight: state?.inflight ?? 0,
-        limiter: new RateLimiter(connector.limits.rate, this.now),
+        limiter: new RateLimiter(rate, this.now),
         limitKey,
       };
       this.states.set(connector.name, state);
@@ -258,6 +291,8 @@ export class DeliveryWorker {
       finish = { status: 'delivered', result: outcome.data };
       attempt.statusCode = outcome.statusCode;
       attempt.responseSummary = outcome.summary;
+      this.options.metrics?.attemptFinished(connector.name, 'delivered', timing.durationMs);
+      this.healthy(connector);
     } else {
       const error =
         outcome instanceof DeliveryError
@@ -288,6 +323,12 @@ export class DeliveryWorker {
           { event_id: row.eventId, delivery_id: row.id, connector: connector.name, error: message },
           'delivery is dead',
         );
+        this.options.alerts?.deliveryDead({
+          connector: connector.name,
+          eventId: row.eventId,
+          deliveryId: row.id,
+          error: message,
+        });
       } else {
         finish = { status: 'pending', nextAttemptAt: this.now() + delay, error: error.message };
         attempt.outcome = 'retry';
@@ -302,8 +343,62 @@ export class DeliveryWorker {
           'delivery failed; will retry',
         );
       }
+      this.options.metrics?.attemptFinished(connector.name, attempt.outcome, timing.durationMs);
+      if (error.retryable) this.failing(config, connector, error.message);
     }
     return { id: row.id, finish, attempt };
+  }
+
+  /** A delivery succeeded: the connector's failure run ends and an open breaker closes. */
+  private healthy(connector: Connector): void {
+    const state = this.stateFor(connector);
+    if (state.breakerOpen) {
+      this.options.logger.info(
+        { connector: connector.name, failing_since: state.failingSince, failures: state.failures },
+        'connector recovered; circuit breaker closed, deliveries resume',
+      );
+      this.options.metrics?.breaker(connector.name, false);
+    }
+    if (state.failingSince !== undefined) this.options.alerts?.connectorRecovered(connector.name);
+    state.failingSince = undefined;
+    state.failures = 0;
+    state.breakerOpen = false;
+  }
+
+  /**
+   * A retryable failure (the destination is down, slow or refusing for now;
+   * validation errors do not count). After `delivery.breaker.after_failing_for`
+   * of nothing but these, the breaker opens.
+   */
+  private failing(config: LoadedConfig, connector: Connector, error: string): void {
+    const state = this.stateFor(connector);
+    const now = this.now();
+    state.failingSince ??= now;
+    state.failures++;
+    const breaker = config.main.delivery.breaker;
+    if (state.breakerOpen) {
+      state.nextProbeAt = now + breaker.probe_interval;
+    } else if (breaker.enabled && now - state.failingSince >= breaker.after_failing_for) {
+      state.breakerOpen = true;
+      state.nextProbeAt = now + breaker.probe_interval;
+      this.options.metrics?.breaker(connector.name, true);
+      this.options.logger.warn(
+        {
+          connector: connector.name,
+          failing_since: state.failingSince,
+          failures: state.failures,
+          probe_interval_ms: breaker.probe_interval,
+          error,
+        },
+        'connector keeps failing; circuit breaker open, deliveries held back except one probe at a time',
+      );
+    }
+    this.options.alerts?.connectorFailing({
+      connector: connector.name,
+      since: state.failingSince,
+      failures: state.failures,
+      error,
+    });
   }
 
   private async finish(items: FinishItem[]): Promise<void> {
@@ -333,9 +428,21 @@ export class DeliveryWorker {
     if (this.stopping) return;
     const poll = this.options.pollIntervalMs ?? 1000;
     let delay = poll;
+    // Connectors held back by their breaker wake the worker for their next probe, not for due rows.
+    const held = new Set<string>();
+    for (const [name, state] of this.states) {
+      if (!state.breakerOpen) continue;
+      const untilProbe = state.nextProbeAt - this.now();
+      // A probe in flight wakes the worker when it finishes; a probe that is
+      // due waits for a due row like any connector.
+      if (state.inflight === 0 && untilProbe <= 0) continue;
+      held.add(name);
+      if (untilProbe > 0) delay = Math.min(delay, untilProbe);
+    }
     try {
-      const due = await nextDueAt(this.options.store.db, [...this.options.config.current.connectors.keys()]);
-      if (due !== undefined) delay = Math.min(poll, Math.max(0, due - this.now()));
+      const connectors = [...this.options.config.current.connectors.keys()].filter((name) => !held.has(name));
+      const due = await nextDueAt(this.options.store.db, connectors);
+      if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
     } catch {
       // The poll will look again.
     }
@@ -346,6 +453,19 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
   }
+}
+
+/**
+ * This worker's part of a rate limit that `workers` processes share: 100 per
+ * 10 s across 3 becomes 33 per 10 s each; 1 per 10 s across 3 becomes 1 per 30 s.
+ */
+export function shareRate(
+  rate: { requests: number; perMs: number } | undefined,
+  workers: number,
+): { requests: number; perMs: number } | undefined {
+  if (!rate || workers <= 1) return rate;
+  if (rate.requests >= workers) return { requests: Math.floor(rate.requests / workers), perMs: rate.perMs };
+  return { requests: 1, perMs: Math.ceil((rate.perMs * workers) / rate.requests) };
 }
 
 function isResult(value: unknown): value is DeliveryResult {

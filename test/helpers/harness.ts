@@ -1,11 +1,72 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { type RunningService, startService } from '../../src/service.ts';
 import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from './temp-dir.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** PostgreSQL for the tests that loop over dialects; unset → those are reported as skipped. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
+
+/** The dialect `startTestService` uses when not told: set by {@link describeEachDialect}. */
+let currentDialect: Dialect = 'sqlite';
+
+/**
+ * Runs a describe block once per dialect, like kysely's own tests: every
+ * `startTestService` inside it uses that dialect. PostgreSQL's copy is
+ * skipped (and reported so) when TEST_DATABASE_URL is unset.
+ */
+export function describeEachDialect(title: string, body: (dialect: Dialect) => void): void {
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    const run = dialect === 'sqlite' || TEST_DATABASE_URL ? describe : describe.skip;
+    run(`${title} [${dialect}]`, () => {
+      beforeAll(() => {
+        currentDialect = dialect;
+      });
+      afterAll(() => {
+        currentDialect = 'sqlite';
+      });
+      body(dialect);
+    });
+  }
+}
+
+/**
+ * A fresh, empty PostgreSQL schema on TEST_DATABASE_URL, and a URL whose
+ * connections use it (search_path); `drop` removes it with everything in it.
+ */
+export async function freshPostgresSchema(): Promise<{ url: string; schema: string; drop(): Promise<void> }> {
+  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create schema ${schema}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    schema,
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query(`drop schema if exists ${schema} cascade`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
 
 export function newSecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`;
@@ -59,14 +120,21 @@ export async function startTestService(
     worker?: boolean;
     random?: () => number;
     logger?: Logger;
+    /** Default: the dialect of the enclosing {@link describeEachDialect}, else SQLite. */
+    dialect?: Dialect;
   } = {},
 ): Promise<TestService> {
   const dir = tempDir();
   writeConnectorFiles(dir.path, config, options.connectors ?? {});
   const dbFile = join(dir.path, 'leadrelay.db');
   const configFile = join(dir.path, 'leadrelay.yaml');
+  const postgres =
+    (options.dialect ?? currentDialect) === 'postgres' ? await freshPostgresSchema() : undefined;
   const server = { host: '127.0.0.1', port: 0, ...((config.server as object | undefined) ?? {}) };
-  const database = { url: `sqlite:${dbFile}`, ...((config.database as object | undefined) ?? {}) };
+  const database = {
+    url: postgres ? postgres.url : `sqlite:${dbFile}`,
+    ...((config.database as object | undefined) ?? {}),
+  };
   writeFileSync(configFile, stringify({ ...config, server, database }));
   const loaded = await loadConfig(configFile, { env: options.env ?? {} });
   const service = await startService({
@@ -102,6 +170,7 @@ export async function startTestService(
     },
     async close() {
       await service.stop();
+      await postgres?.drop();
       dir.cleanup();
     },
   };

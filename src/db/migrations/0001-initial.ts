@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type ColumnDataType, type Kysely, PostgresAdapter, sql } from 'kysely';
 
 /*
  * Design note. The outbox is one row per (event, connector). Workers claim,
@@ -18,6 +18,14 @@ import { type Kysely, sql } from 'kysely';
  * delivered rows use partial indexes that a fresh `pending` row never enters.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // The same tables on both dialects; only the id column type differs
+  // (SQLite: INTEGER PRIMARY KEY AUTOINCREMENT; PostgreSQL: bigserial).
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const serialId = (type: ColumnDataType) => (postgres ? 'bigserial' : type);
+  const autoIncrement = <T extends { autoIncrement(): T }>(col: T): T =>
+    postgres ? col : col.autoIncrement();
+  const idType: ColumnDataType = postgres ? 'bigint' : 'integer';
+
   await db.schema
     .createTable('events')
     .addColumn('id', 'text', (col) => col.primaryKey())
@@ -33,7 +41,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('deliveries')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('id', serialId('integer'), (col) => autoIncrement(col.primaryKey()))
     .addColumn('event_id', 'text', (col) => col.notNull().references('events.id').onDelete('cascade'))
     .addColumn('connector', 'text', (col) => col.notNull())
     .addColumn('ordering_key', 'text')
@@ -81,10 +89,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('attempts')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
-    .addColumn('delivery_id', 'integer', (col) =>
-      col.notNull().references('deliveries.id').onDelete('cascade'),
-    )
+    .addColumn('id', serialId('integer'), (col) => autoIncrement(col.primaryKey()))
+    .addColumn('delivery_id', idType, (col) => col.notNull().references('deliveries.id').onDelete('cascade'))
     .addColumn('started_at', 'bigint', (col) => col.notNull())
     .addColumn('duration_ms', 'integer', (col) => col.notNull())
     .addColumn('outcome', 'text', (col) => col.notNull())
@@ -94,9 +100,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('response_summary', 'text')
     .execute();
   await db.schema.createIndex('attempts_delivery').on('attempts').columns(['delivery_id', 'id']).execute();
+
+  // Live delivery workers (heartbeats), so that several processes can share a
+  // connector's rate limit: each takes rate / (workers seen lately).
+  await db.schema
+    .createTable('workers')
+    .addColumn('id', 'text', (col) => col.primaryKey())
+    .addColumn('last_seen', 'bigint', (col) => col.notNull())
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('workers').execute();
   await db.schema.dropTable('attempts').execute();
   await db.schema.dropTable('deliveries').execute();
   await db.schema.dropTable('events').execute();

@@ -1,0 +1,50 @@
+import type { Answer } from './sandbox-errors.ts';
+
+/** What the sandbox answers instead of the real thing. */
+export interface SandboxFault {
+  /** HTTP status (default 503, or 400/403/401 for well-known error codes). */
+  status?: number;
+  /** Answer with Salesforce's error array `[{ message, errorCode }]`. */
+  errorCode?: string;
+  message?: string;
+  /** A raw body instead (e.g. an HTML gateway page). */
+  body?: string;
+  contentType?: string;
+  retryAfter?: string;
+  /** Wait before answering (or, with afterEffect, after performing the request). */
+  delayMs?: number;
+  /** Drop the connection without answering. */
+  reset?: boolean;
+  /** Perform the request first, then answer with the fault: the write happened, the answer is lost. */
+  afterEffect?: boolean;
+  /** Which request gets it; default: the next REST API (`/services/data/…`) request. */
+  match?: { method?: string; path?: string | RegExp };
+}
+
+export function takeFault(faults: SandboxFault[], method: string, path: string): SandboxFault | undefined {
+  const index = faults.findIndex((fault) => {
+    const match = fault.match ?? {};
+    if (match.method && match.method.toUpperCase() !== method) return false;
+    if (match.path === undefined) return path.startsWith('/services/data/');
+    return typeof match.path === 'string' ? path.includes(match.path) : match.path.test(path);
+  });
+  return index < 0 ? undefined : faults.splice(index, 1)[0];
+}
+
+export function faultAnswer(fault: SandboxFault): Answer {
+  const defaultStatus: Record<string, number> = {
+    REQUEST_LIMIT_EXCEEDED: 403,
+    INVALID_SESSION_ID: 401,
+    UNABLE_TO_LOCK_ROW: 400,
+    SERVER_UNAVAILABLE: 503,
+    UNKNOWN_EXCEPTION: 500,
+  };
+  const status = fault.status ?? (fault.errorCode ? (defaultStatus[fault.errorCode] ?? 400) : 503);
+  const headers: Record<string, string> = {};
+  if (fault.retryAfter) headers['retry-after'] = fault.retryAfter;
+  if (fault.contentType) headers['content-type'] = fault.contentType;
+  if (fault.body !== undefined)
+    return { status, body: fault.body, headers: { 'content-type': 'text/plain', ...headers } };
+  const errorCode = fault.errorCode ?? (status >= 500 ? 'SERVER_UNAVAILABLE' : 'ERROR');
+  return { status, body: [{ message: fault.message ?? `${errorCode} (injected)`, errorCode }], headers };
+}

@@ -1,0 +1,120 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { listEvents, queueOverview } from '../../outbox/admin-queries.ts';
+import { listDeliveries, showEvent } from '../../outbox/operator-queries.ts';
+import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
+import {
+  BadParameter,
+  encodeCursor,
+  one,
+  parseCursor,
+  parseDeliveryId,
+  parseLimit,
+  parseStatus,
+  parseTime,
+} from './params.ts';
+import { tokenMatches } from './sessions.ts';
+
+/**
+ * `/admin/api/…`: JSON for scripts and dashboards. Every request carries the
+ * admin token as `Authorization: Bearer TOKEN`; cookies are not accepted here,
+ * so a browser session cannot be used to forge API calls (no CSRF surface).
+ */
+export function adminApi(deps: AdminDependencies & { token: string }) {
+  const router = new Router({ prefix: '/admin/api' });
+
+  router.get('/events', async (ctx) => {
+    const q = ctx.query;
+    const page = await listEvents(deps.store.db, deps.store.dialect, {
+      type: one(q.type),
+      source: one(q.source),
+      email: one(q.email),
+      from: parseTime('from', one(q.from)),
+      to: parseTime('to', one(q.to)),
+      cursor: parseCursor(one(q.cursor)),
+      limit: parseLimit(one(q.limit), 50, 500),
+    });
+    ctx.body = { events: page.events, next: page.next ? encodeCursor(page.next) : null };
+  });
+
+  router.get('/events/:id', async (ctx) => {
+    const detail = await showEvent(deps.store.db, ctx.params.id ?? '');
+    if (!detail) return notFound(ctx, `no event with id "${ctx.params.id ?? ''}"`);
+    ctx.body = detail;
+  });
+
+  router.post('/events/:id/replay', async (ctx) => {
+    const outcome = await replay(deps, ctx.params.id ?? '');
+    if (!outcome) return notFound(ctx, `no event with id "${ctx.params.id ?? ''}"`);
+    ctx.status = 202;
+    ctx.body = outcome;
+  });
+
+  router.get('/deliveries', async (ctx) => {
+    ctx.body = {
+      deliveries: await listDeliveries(deps.store.db, {
+        status: parseStatus(one(ctx.query.status)),
+        connector: one(ctx.query.connector),
+        limit: parseLimit(one(ctx.query.limit), 100, 1000),
+      }),
+    };
+  });
+
+  router.post('/deliveries/:id/retry', async (ctx) => {
+    const id = parseDeliveryId(ctx.params.id ?? '');
+    const outcome = await retryOne(deps, id);
+    if (!outcome.ok) {
+      ctx.status = outcome.status;
+      ctx.body = { error: outcome.error, message: outcome.message };
+      return;
+    }
+    ctx.status = 202;
+    ctx.body = { retried: 1, ids: [id] };
+  });
+
+  router.post('/connectors/:connector/retry-dead', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = {
+      retried: await retryConnector(deps, ctx.params.connector ?? ''),
+      connector: ctx.params.connector,
+    };
+  });
+
+  router.get('/config', (ctx) => {
+    ctx.body = configStatus(deps.config);
+  });
+
+  router.get('/queue', async (ctx) => {
+    ctx.body = await queueOverview(deps.store.db, deps.now());
+  });
+
+  const routes = router.routes();
+  return async (ctx: Context, next: Next) => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (!tokenMatches(deps.token, match?.[1])) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', 'Bearer realm="leadrelay admin"');
+      ctx.body = {
+        error: 'unauthorized',
+        message: header
+          ? 'the admin token is not valid'
+          : 'send the admin token as "Authorization: Bearer TOKEN"',
+      };
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await routes(ctx as never, next);
+    } catch (error) {
+      if (!(error instanceof BadParameter)) throw error;
+      ctx.status = 400;
+      ctx.body = { error: 'bad_request', message: error.message };
+    }
+  };
+}
+
+function notFound(ctx: Context, message: string): void {
+  ctx.status = 404;
+  ctx.body = { error: 'not_found', message };
+}
