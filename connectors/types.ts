@@ -12,8 +12,15 @@ export interface DeliveryContext {
   receivedAt: number;
   /** 1 for the first attempt. */
   attempt: number;
-  /** What other connectors' deliveries of this event returned (record ids, links), by connector name. */
+  /**
+   * What other connectors' deliveries of this event returned (record ids,
+   * links), by connector name — only for the connectors this one `waitsFor`.
+   * A key present with `undefined` means "routed there, but not delivered";
+   * a missing key means "not routed there".
+   */
   related: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+  /** The status of each of those related deliveries: `delivered`, `dead`, or still `pending`/`leased` (it did not finish in time). */
+  relatedStatus?: Readonly<Record<string, string>>;
 }
 
 /** One request a connector would send, as `preview` shows it. Secrets are masked. */

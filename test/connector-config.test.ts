@@ -130,6 +130,16 @@ describe('connector files', () => {
     ]);
   });
 
+  it('refuses a links_from that names no connector, at its line', async () => {
+    expect(
+      await problems({
+        'forward.yaml': 'type: webhook\nurl: https://example.test/hook\n',
+        'hubspot.yaml': 'type: webhook\nurl: https://example.test/crm\n',
+        'alerts.yaml': 'type: slack\ntoken: xoxb-test\nchannel: "#sales"\nlinks_from:\n  - hubspot\n  - hubsopt\n',
+      }),
+    ).toEqual(['connectors/alerts.yaml:6:5: links_from[1]: no connector named "hubsopt"; did you mean "hubspot"?']);
+  });
+
   it('reports problems of the main file and connector files together', async () => {
     const found = await problems(
       { 'forward.yaml': 'type: webhook\nurl: nope\n' },

@@ -214,7 +214,7 @@ export const slackConnector = defineConnectorType({
       const withButtons = buttons.length > 0 ? ` with ${buttons.join(', ')}` : '';
       const without =
         planned.missing.length > 0
-          ? ` without ${planned.missing.join(', ')} link (not delivered within ${Math.round(settings.links_timeout / 1000)} s)`
+          ? ` without ${missingLinks(planned.missing, planned.context.relatedStatus, settings.links_timeout)}`
           : '';
       return {
         summary: `${how}${withButtons}${without}`,
@@ -498,4 +498,19 @@ function sdkLogger(environment: ConnectorEnvironment): Logger {
     getLevel: () => LogLevel.WARN,
     setName: () => {},
   };
+}
+
+/** "salesforce link (its delivery is dead)" or "hubspot link (not delivered within 30 s)". */
+function missingLinks(
+  missing: string[],
+  status: Readonly<Record<string, string>> | undefined,
+  timeoutMs: number,
+): string {
+  return missing
+    .map((name) =>
+      status?.[name] === 'dead'
+        ? `${name} link (its delivery is dead)`
+        : `${name} link (not delivered within ${Math.round(timeoutMs / 1000)} s)`,
+    )
+    .join(', ');
 }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { Connector, ConnectorEnvironment } from '../../connectors/types.ts';
 import { type CompiledRoute, compileRoute } from '../ingest/router.ts';
 import { filterSettings } from '../mapping/engine.ts';
-import { ConfigError } from './config-error.ts';
+import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { didYouMeanSuffix } from './did-you-mean.ts';
 import { loadConnectors } from './load-connectors.ts';
 import { type MainConfig, mainConfigSchema } from './main-schema.ts';
@@ -69,7 +69,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const routes = compileRoutes(yaml, main);
   checkRouteTargets(yaml, main, loaded.connectors, connectorProblems.length > 0);
   checkAlertTarget(yaml, main, loaded.connectors, connectorProblems.length > 0);
-  const problems = [...yaml.problems, ...connectorProblems];
+  const waitProblems = connectorProblems.length > 0 ? [] : checkWaits(loaded.connectors, loaded.yamlFiles);
+  const problems = [...yaml.problems, ...connectorProblems, ...waitProblems];
   if (problems.length > 0) throw new ConfigError(problems);
   filterSettings.phoneRegion = main.mapping.phone_region;
   return {
@@ -101,6 +102,25 @@ function applyEnvOverrides(main: MainConfig, env: Record<string, string | undefi
     server: { ...main.server, port: port !== undefined && Number.isInteger(port) ? port : main.server.port },
     database: { ...main.database, url: env.DATABASE_URL || main.database.url },
   };
+}
+
+/**
+ * A connector that waits for others' results (Slack's `links_from`) must name
+ * connectors that exist; otherwise its buttons would silently never appear.
+ */
+function checkWaits(connectors: ReadonlyMap<string, Connector>, files: readonly YamlFile[]): ConfigProblem[] {
+  const names = [...connectors.keys()];
+  for (const connector of connectors.values()) {
+    const file = files.find((candidate) => basename(candidate.file).replace(/\.ya?ml$/, '') === connector.name);
+    if (!file) continue;
+    const listed = (file.data as { links_from?: unknown } | undefined)?.links_from;
+    for (const other of connector.waitsFor?.connectors ?? []) {
+      if (connectors.has(other)) continue;
+      const index = Array.isArray(listed) ? listed.indexOf(other) : -1;
+      file.report(index >= 0 ? ['links_from', index] : ['links_from'], `no connector named "${other}"${didYouMeanSuffix(other, names)}`);
+    }
+  }
+  return files.flatMap((file) => file.problems);
 }
 
 /**

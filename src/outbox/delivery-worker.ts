@@ -244,6 +244,7 @@ export class DeliveryWorker {
   private async contextFor(connector: Connector, row: ClaimedDelivery): Promise<DeliveryContext | undefined> {
     const waitsFor = connector.waitsFor;
     const related: Record<string, Record<string, unknown> | undefined> = {};
+    const relatedStatus: Record<string, string> = {};
     if (waitsFor && waitsFor.connectors.length > 0) {
       const others = await relatedDeliveries(this.options.store.db, row.eventId, waitsFor.connectors);
       const unfinished = [...others.values()].some((d) => d.status === 'pending' || d.status === 'leased');
@@ -259,8 +260,10 @@ export class DeliveryWorker {
         ]);
         return undefined;
       }
-      for (const [name, delivery] of others)
+      for (const [name, delivery] of others) {
         related[name] = delivery.status === 'delivered' ? delivery.result : undefined;
+        relatedStatus[name] = delivery.status;
+      }
     }
     return {
       event: row.event,
@@ -270,6 +273,7 @@ export class DeliveryWorker {
       receivedAt: row.receivedAt,
       attempt: row.attempts,
       related,
+      relatedStatus,
     };
   }
 
