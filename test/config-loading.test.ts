@@ -40,7 +40,7 @@ describe('configuration errors name file, line, column and key path', () => {
       'a misspelled scheme, with a suggestion',
       'sources:\n  bot:\n    verify: { scheme: standard-webhook, secrets: [x] }\n',
       [
-        '3:23: sources.bot.verify.scheme: must be one of "standard-webhooks", "hmac", "token", "none"; did you mean "standard-webhooks"?',
+        '3:23: sources.bot.verify.scheme: must be one of "standard-webhooks", "hmac", "token", "body_token", "none"; did you mean "standard-webhooks"?',
       ],
     ],
     [

@@ -7,7 +7,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { startService } from '../service.ts';
 import { runDemo } from './commands/demo.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
-import { formatPreview, previewEvent, readEventFile } from './commands/preview.ts';
+import { formatPreview, mapRawPayload, previewEvent, readEventFile } from './commands/preview.ts';
 import { writeSchemas } from './commands/schema.ts';
 import { sendTest } from './commands/send-test.ts';
 import { UsageError } from './usage-error.ts';
@@ -27,7 +27,8 @@ Commands:
                         [--source NAME] [--type TYPE] [--url URL]
   check                 validate the configuration (exit 1 with file:line:col lines)
   preview EVENT.json    print the requests each routed connector would send; sends nothing
-                        [--connector NAME] [--source NAME] [--json]
+                        [--connector NAME] [--source NAME] [--json]; with a mapped --source,
+                        EVENT.json is the platform's raw payload and the canonical event is shown first
   schema                write JSON Schemas for the YAML files to config/schema/
   deliveries list       outbox rows [--status pending|leased|delivered|dead] [--connector NAME] [--json]
   deliveries retry      put dead deliveries back in the queue: ID… | --dead [--connector NAME]
@@ -184,11 +185,20 @@ async function preview(argv: string[]): Promise<number> {
   const [eventFile] = positionals;
   if (!eventFile) throw new UsageError('usage: leadrelay preview EVENT.json [--connector NAME] [--json]');
   const config = await loadConfig(configPath(values.config));
-  const entries = previewEvent(config, readEventFile(eventFile), {
+  const raw = readEventFile(eventFile);
+  const mapped = values.source ? mapRawPayload(config, values.source, raw) : undefined;
+  const entries = previewEvent(config, mapped ?? raw, {
     connector: values.connector,
     source: values.source,
   });
-  console.log(values.json ? JSON.stringify(entries, null, 2) : formatPreview(entries));
+  if (!mapped) {
+    console.log(values.json ? JSON.stringify(entries, null, 2) : formatPreview(entries));
+  } else if (values.json) {
+    console.log(JSON.stringify({ event: mapped, connectors: entries }, null, 2));
+  } else {
+    console.log(`── canonical event (source ${values.source}) ──\n${JSON.stringify(mapped, null, 2)}\n`);
+    console.log(formatPreview(entries));
+  }
   return 0;
 }
 

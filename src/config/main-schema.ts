@@ -1,6 +1,8 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../event/canonical-event.ts';
+import { PRESET_NAMES, SOURCE_PRESETS } from '../ingest/presets/index.ts';
+import { sourceMapSchema } from '../ingest/source-mapping.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /** A duration such as `10s`, validated at load time, carried as milliseconds. */
@@ -77,32 +79,84 @@ const verifyToken = z.strictObject({
 
 const verifyNone = z.strictObject({ scheme: z.literal('none') });
 
+/** A shared token inside the JSON body (Drift's verification `token`), compared in constant time. */
+const verifyBodyToken = z.strictObject({
+  scheme: z.literal('body_token'),
+  /** Dotted path of the token in the body, e.g. `token`. */
+  field: z.string().min(1),
+  secrets,
+});
+
 export const verifySchema = z.preprocess(
   // `standard-webhooks` is the default scheme (SPEC §2), so it may be left out.
   (value) =>
     value && typeof value === 'object' && !('scheme' in value)
       ? { scheme: 'standard-webhooks', ...value }
       : value,
-  z.discriminatedUnion('scheme', [verifyStandardWebhooks, verifyHmac, verifyToken, verifyNone]),
+  z.discriminatedUnion('scheme', [
+    verifyStandardWebhooks,
+    verifyHmac,
+    verifyToken,
+    verifyBodyToken,
+    verifyNone,
+  ]),
 );
 
-const sourceSchema = z
-  .strictObject({
-    format: z.enum(['canonical']).default('canonical'),
-    verify: verifySchema,
-    insecure: z.boolean().default(false),
-    allow_ips: z.array(cidr).optional(),
-  })
-  .superRefine((source, ctx) => {
-    if (source.verify.scheme === 'none' && !source.insecure) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['verify', 'scheme'],
-        message:
-          'scheme "none" accepts unsigned requests from anyone; add `insecure: true` to the source to allow it',
-      });
+/**
+ * `format: chatwoot` (a preset) fills in the preset's `map` and its verify
+ * scheme settings; the admin's own `verify:` keys (secrets, or a different
+ * scheme altogether) and `map:` win (docs/sources.md).
+ */
+function applyPreset(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const source = value as Record<string, unknown>;
+  const format = source.format;
+  if (typeof format !== 'string' || !Object.hasOwn(SOURCE_PRESETS, format)) return value;
+  const preset = SOURCE_PRESETS[format as keyof typeof SOURCE_PRESETS];
+  const result: Record<string, unknown> = { ...source, map: source.map ?? preset.map };
+  const verify = source.verify;
+  if (preset.verify && verify && typeof verify === 'object' && !Array.isArray(verify)) {
+    const own = verify as Record<string, unknown>;
+    if (own.scheme === undefined || own.scheme === preset.verify.scheme) {
+      result.verify = { ...preset.verify, ...own };
     }
-  });
+  }
+  return result;
+}
+
+const sourceSchema = z.preprocess(
+  applyPreset,
+  z
+    .strictObject({
+      /** `canonical` (SPEC §3 as is), `mapped` (your own `map:`), or a preset name. */
+      format: z.enum(['canonical', 'mapped', ...PRESET_NAMES]).default('canonical'),
+      verify: verifySchema,
+      /** Templates that build the canonical event from the platform's payload (docs/sources.md). */
+      map: sourceMapSchema.optional(),
+      insecure: z.boolean().default(false),
+      allow_ips: z.array(cidr).optional(),
+    })
+    .superRefine((source, ctx) => {
+      if (source.format === 'mapped' && !source.map) {
+        ctx.addIssue({ code: 'custom', path: ['map'], message: 'format "mapped" needs a `map:` block' });
+      }
+      if (source.format === 'canonical' && source.map) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['format'],
+          message: 'a `map:` is only used with `format: mapped` or a preset',
+        });
+      }
+      if (source.verify.scheme === 'none' && !source.insecure) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['verify', 'scheme'],
+          message:
+            'scheme "none" accepts unsigned requests from anyone; add `insecure: true` to the source to allow it',
+        });
+      }
+    }),
+);
 
 const eventTypeOrAll = z.enum([...EVENT_TYPES, '*']);
 

@@ -4,7 +4,8 @@ import type { ServiceMetrics } from '../observability/metrics.ts';
 
 /**
  * Counts every `POST /webhooks/:source` by source, event type and outcome:
- * `accepted` (202), `duplicate` (200) or the rejection's error code
+ * `accepted` (202), `ignored` (202, a mapped source's payload that maps to
+ * no event), `duplicate` (200) or the rejection's error code
  * (`invalid_signature`, `invalid_event`, …). Labels never take free text
  * from the request: an unknown source is counted as `(unknown)` and the
  * type is only known, and only set, for stored events.
@@ -15,7 +16,8 @@ export function countEvents(config: ConfigHolder, metrics: ServiceMetrics | unde
     let outcome = 'internal_error';
     try {
       await next();
-      if (ctx.status === 202) outcome = 'accepted';
+      if (ctx.state.eventType === 'ignored' && ctx.status === 202) outcome = 'ignored';
+      else if (ctx.status === 202) outcome = 'accepted';
       else if (ctx.status === 200) outcome = 'duplicate';
       else outcome = errorCode(ctx.body) ?? `http_${ctx.status}`;
     } finally {

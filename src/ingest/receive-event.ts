@@ -7,6 +7,7 @@ import { orderingKey } from './ordering-key.ts';
 import { parseJsonBody } from './parse-body.ts';
 import { type Rejection, reject } from './rejection.ts';
 import { routeEvent } from './router.ts';
+import { applySourceMap } from './source-mapping.ts';
 import type { EventToStore, StoredEvent } from './store-events.ts';
 import type { HeaderLookup } from './verify/verdict.ts';
 import { verifyRequest } from './verify/verify-request.ts';
@@ -23,7 +24,7 @@ export interface ReceivedRequest {
 
 export type Accepted = {
   status: 200 | 202;
-  body: { id: string; deliveries: number };
+  body: { id: string; deliveries: number; ignored?: true };
   stored: StoredEvent;
   /** The event's type, for metrics and logs. */
   type: string;
@@ -44,11 +45,24 @@ export async function receiveEvent(
   const parsed = parseJsonBody(request.body);
   if (!parsed.ok) return parsed.rejection;
 
-  const validated = validateCanonicalEvent(parsed.value);
-  if (!validated.ok) {
-    return reject(422, 'invalid_event', 'the event does not match the event schema', validated.errors);
+  let candidate: unknown = parsed.value;
+  let text = parsed.text;
+  if (request.source.map) {
+    // A mapped source (docs/sources.md): build the canonical event from the platform's payload.
+    const mapped = applySourceMap(request.source.map, parsed.value, request.headers, request.body);
+    if (mapped.kind === 'ignored') return storeIgnored(request, writer, mapped.id, parsed.text);
+    candidate = mapped.event;
+    text = JSON.stringify(mapped.event);
   }
-  const raw = parsed.value as Record<string, unknown>;
+
+  const validated = validateCanonicalEvent(candidate);
+  if (!validated.ok) {
+    const message = request.source.map
+      ? "the source mapping produced an event that does not match the event schema (check the source's map)"
+      : 'the event does not match the event schema';
+    return reject(422, 'invalid_event', message, validated.errors);
+  }
+  const raw = candidate as Record<string, unknown>;
   const externalId = validated.event.id ?? request.headers('webhook-id');
   if (!externalId) {
     return reject(422, 'invalid_event', 'the event has no id', [
@@ -58,7 +72,7 @@ export async function receiveEvent(
 
   // The body as sent (not the validator's copy) is stored, so unknown fields
   // survive exactly for mappings; `id` is added when it came from a header.
-  const payload = validated.event.id === undefined ? JSON.stringify({ ...raw, id: externalId }) : parsed.text;
+  const payload = validated.event.id === undefined ? JSON.stringify({ ...raw, id: externalId }) : text;
   const connectors = routeEvent(request.config.routes, request.sourceName, validated.event);
   const stored = await writer.submit({
     id: newId('ev', request.receivedAt),
@@ -76,5 +90,36 @@ export async function receiveEvent(
     body: { id: stored.id, deliveries: stored.deliveries },
     stored,
     type: validated.event.type,
+  };
+}
+
+/**
+ * A payload the source mapping turns into no event (a platform event nobody
+ * routes): stored as `ignored` with no deliveries and answered 2xx, so the
+ * platform stops retrying; a re-send with the same id is a duplicate.
+ */
+async function storeIgnored(
+  request: ReceivedRequest,
+  writer: GroupCommit<EventToStore, StoredEvent>,
+  externalId: string,
+  payload: string,
+): Promise<Accepted> {
+  const stored = await writer.submit({
+    id: newId('ev', request.receivedAt),
+    source: request.sourceName,
+    externalId,
+    type: 'ignored',
+    status: 'ignored',
+    receivedAt: request.receivedAt,
+    occurredAt: null,
+    payload,
+    connectors: [],
+    orderingKey: null,
+  });
+  return {
+    status: stored.duplicate ? 200 : 202,
+    body: { id: stored.id, deliveries: 0, ignored: true },
+    stored,
+    type: 'ignored',
   };
 }

@@ -17,6 +17,8 @@ export interface EventToStore {
   payload: string;
   connectors: readonly string[];
   orderingKey: string | null;
+  /** `ignored`: a mapped source's payload that maps to no event; kept for idempotency, never delivered. */
+  status?: 'accepted' | 'ignored';
 }
 
 export interface StoredEvent {
@@ -75,7 +77,7 @@ export async function storeEvents(
             source: event.source,
             external_id: event.externalId,
             type: event.type,
-            status: 'accepted' as const,
+            status: event.status ?? 'accepted',
             received_at: event.receivedAt,
             occurred_at: event.occurredAt,
             payload: event.payload,

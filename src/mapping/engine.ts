@@ -37,9 +37,26 @@ engine.registerFilter('last_name', lastName);
 engine.registerFilter('transcript', (value: unknown, format?: string, limit?: number) =>
   transcript(value, (format ?? 'text') as TranscriptFormat, limit),
 );
+engine.registerFilter('iso_time', isoTime);
 engine.registerFilter('json', (value: unknown) => JSON.stringify(value ?? null));
 
 /** Every filter a template may use, for "did you mean" suggestions. */
 export function filterNames(): string[] {
   return Object.keys(engine.filters);
+}
+
+/**
+ * A timestamp as ISO 8601 UTC: Unix seconds or milliseconds (number or
+ * digits), or any date text `Date` reads; empty when it is none of these.
+ */
+function isoTime(value: unknown): string {
+  if (value == null || value === '') return '';
+  let date: Date;
+  if (typeof value === 'number' || /^\d+(\.\d+)?$/.test(String(value))) {
+    const n = Number(value);
+    date = new Date(n < 1e11 ? n * 1000 : n);
+  } else {
+    date = new Date(String(value));
+  }
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString();
 }

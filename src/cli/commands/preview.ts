@@ -4,6 +4,7 @@ import { didYouMeanSuffix } from '../../config/did-you-mean.ts';
 import type { LoadedConfig } from '../../config/load-config.ts';
 import { validateCanonicalEvent } from '../../event/canonical-event.ts';
 import { routeEvent } from '../../ingest/router.ts';
+import { applySourceMap } from '../../ingest/source-mapping.ts';
 import { UsageError } from '../usage-error.ts';
 
 export interface PreviewEntry {
@@ -68,6 +69,34 @@ function maskSecrets(request: PlannedRequest): PlannedRequest {
     else headers[name] = /^(Bearer|Basic|token)\s/i.test(value) ? `${value.split(/\s/)[0]} ••••••` : '••••••';
   }
   return { ...request, headers };
+}
+
+/**
+ * For `preview --source NAME RAW.json` on a mapped source: the canonical event
+ * the raw payload becomes (as POST /webhooks/NAME would build it, without
+ * request headers), or undefined when the source takes canonical events.
+ */
+export function mapRawPayload(
+  config: LoadedConfig,
+  sourceName: string,
+  raw: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  if (!Object.hasOwn(config.main.sources, sourceName)) {
+    const known = Object.keys(config.main.sources);
+    throw new UsageError(
+      `no source named "${sourceName}"${didYouMeanSuffix(sourceName, known)}; defined: ${known.join(', ') || 'none'}`,
+    );
+  }
+  const source = config.main.sources[sourceName]!;
+  if (!source.map) return undefined;
+  const text = JSON.stringify(raw);
+  const mapped = applySourceMap(source.map, raw, () => undefined, text);
+  if (mapped.kind === 'ignored') {
+    throw new UsageError(
+      `source "${sourceName}" maps this payload to no event (${mapped.reason}): it would be answered 202 and recorded as ignored`,
+    );
+  }
+  return mapped.event;
 }
 
 export function readEventFile(path: string): Record<string, unknown> {

@@ -16,7 +16,7 @@ export function sqliteEventInserter(
 ): (events: readonly EventToStore[]) => StoredEvent[] {
   const insertEvent = sqlite.prepare(
     `insert into events (id, source, external_id, type, status, received_at, occurred_at, payload)
-     values (?, ?, ?, ?, 'accepted', ?, ?, ?)
+     values (?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (source, external_id) do nothing`,
   );
   const insertDelivery = sqlite.prepare(
@@ -35,6 +35,7 @@ export function sqliteEventInserter(
         event.source,
         event.externalId,
         event.type,
+        event.status ?? 'accepted',
         event.receivedAt,
         event.occurredAt,
         event.payload,

@@ -42,9 +42,28 @@ export function verifyRequest(
       for (const token of config.secrets) matched = constantTimeEqual(token, offered) || matched;
       return matched ? VERIFIED : rejected('token does not match');
     }
+    case 'body_token':
+      return verifyBodyToken(config.field, config.secrets, body);
     case 'none':
       return VERIFIED;
   }
+}
+
+/** A token inside the JSON body (Drift): the body is parsed only to read it; nothing else is trusted yet. */
+function verifyBodyToken(field: string, secrets: readonly string[], body: Buffer): Verdict {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return rejected(`missing ${field} in the body`);
+  }
+  for (const key of field.split('.')) {
+    value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  if (typeof value !== 'string' || value === '') return rejected(`missing ${field} in the body`);
+  let matched = false;
+  for (const token of secrets) matched = constantTimeEqual(token, value) || matched;
+  return matched ? VERIFIED : rejected('token does not match');
 }
 
 /** The headers a sender would add to sign `body` for this source: the other side of {@link verifyRequest}. */
@@ -74,6 +93,7 @@ export function signRequest(
     }
     case 'token':
       return { [config.header]: config.secrets[0]! };
+    case 'body_token': // the sender puts the token in the body itself
     case 'none':
       return {};
   }

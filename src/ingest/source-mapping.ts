@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { EVENT_TYPES, type EventType } from '../event/canonical-event.ts';
+import { type Condition, compileCondition } from '../mapping/condition.ts';
+import { engine } from '../mapping/engine.ts';
+import { explain } from '../mapping/template.ts';
+import { templateField } from '../mapping/template-field.ts';
+import type { HeaderLookup } from './verify/verdict.ts';
+
+/**
+ * A source mapping (`sources.NAME.map`, or a preset's): templates that build
+ * the canonical event (SPEC §3) from whatever a chat platform posts. Every
+ * template and condition is compiled while the configuration is validated,
+ * so a broken one is reported at its `file:line:col`.
+ *
+ * The rendering context is `{ payload, headers }`: the raw JSON body and the
+ * request headers by lower-case name; in `messages` also `item` (one element
+ * of the `from` array) and `index`.
+ */
+
+/** A route-style `when:` condition compiled at load time. */
+function conditionField() {
+  return z.string().transform((source, ctx): Condition => {
+    try {
+      return compileCondition(source);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `invalid condition: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  });
+}
+
+/** A bare Liquid expression such as `payload.messages` whose value (an array) is used as is. */
+function expressionField() {
+  return z.string().transform((source, ctx) => {
+    if (/\{[{%]|[%}]\}/.test(source)) {
+      ctx.addIssue({ code: 'custom', message: 'write the bare expression, without {{ }}' });
+      return z.NEVER;
+    }
+    try {
+      engine.parse(`{{ ${source} }}`);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `invalid expression: ${explain((error as Error).message)}` });
+      return z.NEVER;
+    }
+    return (context: object): unknown => engine.evalValueSync(source, context);
+  });
+}
+
+const FIELD_PATH =
+  /^(occurred_at|(contact|conversation|lead|escalation|feedback|metadata)(\.[A-Za-z0-9_-]+)+)$/;
+
+/** Canonical fields that are numbers: their rendered text is converted (SPEC §3). */
+const NUMERIC_FIELDS = new Set(['lead.score', 'feedback.rating']);
+
+export const sourceMapSchema = z.strictObject({
+  /** The idempotency key, e.g. `"{{ headers['x-chatwoot-delivery'] }}"` or `"{{ payload.id }}"`. */
+  id: templateField().optional(),
+  /** The first rule whose `when` holds picks the type; none → the payload is recorded as ignored. */
+  type: z
+    .array(z.strictObject({ when: conditionField().optional(), value: z.enum(EVENT_TYPES) }))
+    .min(1, 'list at least one rule'),
+  /** Dotted canonical path → template, e.g. `contact.email: "{{ payload.meta.sender.email }}"`. */
+  fields: z
+    .record(
+      z.string().regex(FIELD_PATH, 'a canonical field path such as contact.email or lead.score'),
+      templateField(),
+    )
+    .default({}),
+  /** `conversation.messages`, one per element of the `from` array. */
+  messages: z
+    .strictObject({
+      from: expressionField(),
+      when: conditionField().optional(),
+      role: templateField(),
+      text: templateField(),
+      at: templateField().optional(),
+      author: templateField().optional(),
+    })
+    .optional(),
+});
+
+export type SourceMap = z.output<typeof sourceMapSchema>;
+
+export type MappingResult =
+  | { kind: 'event'; event: Record<string, unknown>; id: string | undefined }
+  | { kind: 'ignored'; id: string; reason: string };
+
+/**
+ * Builds the canonical event from a raw payload. The result still goes
+ * through canonical validation: a 422 for a mapped source means the mapping
+ * (not the platform) produced an invalid event.
+ */
+export function applySourceMap(
+  map: SourceMap,
+  payload: unknown,
+  headers: HeaderLookup,
+  rawBody: Buffer | string,
+): MappingResult {
+  const context = { payload, headers: headerObject(headers) };
+  const id = map.id?.render(context);
+  const rule = map.type.find((candidate) => !candidate.when || candidate.when(context));
+  if (!rule) {
+    return {
+      kind: 'ignored',
+      id: id ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`,
+      reason: 'no type rule matched',
+    };
+  }
+  const event: Record<string, unknown> = { type: rule.value as EventType };
+  if (id !== undefined) event.id = id;
+  for (const [path, template] of Object.entries(map.fields)) {
+    const text = template.render(context);
+    if (text === undefined) continue;
+    setPath(event, path, NUMERIC_FIELDS.has(path) ? toNumber(text) : text);
+  }
+  if (map.messages) {
+    const items = map.messages.from(context);
+    if (Array.isArray(items)) {
+      const messages = items.flatMap((item, index) => {
+        const itemContext = { ...context, item, index };
+        if (map.messages!.when && !map.messages!.when(itemContext)) return [];
+        const text = map.messages!.text.render(itemContext);
+        if (text === undefined) return [];
+        const message: Record<string, string> = { role: map.messages!.role.render(itemContext) ?? '', text };
+        const at = map.messages!.at?.render(itemContext);
+        if (at !== undefined) message.at = at;
+        const author = map.messages!.author?.render(itemContext);
+        if (author !== undefined) message.author = author;
+        return [message];
+      });
+      if (messages.length > 0) setPath(event, 'conversation.messages', messages);
+    }
+  }
+  return { kind: 'event', event, id };
+}
+
+/** A number when the text is one, else the text (so validation names the field). */
+function toNumber(text: string): number | string {
+  const value = Number(text);
+  return text.trim() !== '' && Number.isFinite(value) ? value : text;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object') node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Headers as a plain object for templates, looked up lazily by lower-case name. */
+function headerObject(headers: HeaderLookup): Record<string, string | undefined> {
+  return new Proxy({} as Record<string, string | undefined>, {
+    get: (_target, name) => (typeof name === 'string' ? headers(name.toLowerCase()) : undefined),
+    has: (_target, name) => typeof name === 'string' && headers(name.toLowerCase()) !== undefined,
+    getOwnPropertyDescriptor: (_target, name) =>
+      typeof name === 'string' && headers(name.toLowerCase()) !== undefined
+        ? { configurable: true, enumerable: true, value: headers(name.toLowerCase()) }
+        : undefined,
+  });
+}
