@@ -135,9 +135,12 @@ describe('connector files', () => {
       await problems({
         'forward.yaml': 'type: webhook\nurl: https://example.test/hook\n',
         'hubspot.yaml': 'type: webhook\nurl: https://example.test/crm\n',
-        'alerts.yaml': 'type: slack\ntoken: xoxb-test\nchannel: "#sales"\nlinks_from:\n  - hubspot\n  - hubsopt\n',
+        'alerts.yaml':
+          'type: slack\ntoken: xoxb-test\nchannel: "#sales"\nlinks_from:\n  - hubspot\n  - hubsopt\n',
       }),
-    ).toEqual(['connectors/alerts.yaml:6:5: links_from[1]: no connector named "hubsopt"; did you mean "hubspot"?']);
+    ).toEqual([
+      'connectors/alerts.yaml:6:5: links_from[1]: no connector named "hubsopt"; did you mean "hubspot"?',
+    ]);
   });
 
   it('reports problems of the main file and connector files together', async () => {

@@ -111,13 +111,18 @@ function applyEnvOverrides(main: MainConfig, env: Record<string, string | undefi
 function checkWaits(connectors: ReadonlyMap<string, Connector>, files: readonly YamlFile[]): ConfigProblem[] {
   const names = [...connectors.keys()];
   for (const connector of connectors.values()) {
-    const file = files.find((candidate) => basename(candidate.file).replace(/\.ya?ml$/, '') === connector.name);
+    const file = files.find(
+      (candidate) => basename(candidate.file).replace(/\.ya?ml$/, '') === connector.name,
+    );
     if (!file) continue;
     const listed = (file.data as { links_from?: unknown } | undefined)?.links_from;
     for (const other of connector.waitsFor?.connectors ?? []) {
       if (connectors.has(other)) continue;
       const index = Array.isArray(listed) ? listed.indexOf(other) : -1;
-      file.report(index >= 0 ? ['links_from', index] : ['links_from'], `no connector named "${other}"${didYouMeanSuffix(other, names)}`);
+      file.report(
+        index >= 0 ? ['links_from', index] : ['links_from'],
+        `no connector named "${other}"${didYouMeanSuffix(other, names)}`,
+      );
     }
   }
   return files.flatMap((file) => file.problems);
