@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
 import { Conflict, type HubSpotRecord, PortalState, ValidationFailure } from './sandbox-state.ts';
 
 export interface HubSpotSandboxOptions {
@@ -55,10 +55,9 @@ export class HubSpotSandbox {
   private readonly faults: HubSpotFault[] = [];
   private readonly window: number[] = [];
   private dailyCount = 0;
-  private readonly sockets = new Set<Socket>();
 
   private constructor(
-    private readonly server: Server,
+    private readonly http: LoopbackServer,
     readonly url: string,
     private readonly options: HubSpotSandboxOptions,
   ) {
@@ -68,14 +67,8 @@ export class HubSpotSandbox {
 
   static async start(options: HubSpotSandboxOptions = {}): Promise<HubSpotSandbox> {
     let sandbox: HubSpotSandbox | undefined;
-    const server = createServer((req, res) => void sandbox!.handle(req, res));
-    server.on('connection', (socket) => {
-      sandbox?.sockets.add(socket);
-      socket.on('close', () => sandbox?.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    sandbox = new HubSpotSandbox(server, `http://127.0.0.1:${port}`, options);
+    const http = await listenOnLoopback((req, res) => void sandbox!.handle(req, res), options.port);
+    sandbox = new HubSpotSandbox(http, http.origin, options);
     return sandbox;
   }
 
@@ -90,8 +83,7 @@ export class HubSpotSandbox {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.http.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
 import { collection } from './sandbox-collections.ts';
 import { type Answer, notFound, RequestError } from './sandbox-errors.ts';
 import { faultAnswer, type SandboxFault, takeFault } from './sandbox-faults.ts';
@@ -86,7 +86,6 @@ export class SalesforceSandbox {
   private readonly queries: SandboxQueries;
   private readonly tokens = new Set<string>();
   private readonly faults: SandboxFault[] = [];
-  private readonly sockets = new Set<Socket>();
   private readonly options: Required<
     Pick<SalesforceSandboxOptions, 'clientId' | 'clientSecret' | 'refreshToken' | 'queryPageSize'>
   > &
@@ -94,7 +93,7 @@ export class SalesforceSandbox {
   private open = 0;
 
   private constructor(
-    private readonly server: Server,
+    private readonly http: LoopbackServer,
     readonly url: string,
     options: SalesforceSandboxOptions,
   ) {
@@ -114,20 +113,13 @@ export class SalesforceSandbox {
 
   static async start(options: SalesforceSandboxOptions = {}): Promise<SalesforceSandbox> {
     let sandbox: SalesforceSandbox | undefined;
-    const server = createServer((req, res) => void sandbox!.handle(req, res));
-    server.on('connection', (socket) => {
-      sandbox?.sockets.add(socket);
-      socket.on('close', () => sandbox?.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    sandbox = new SalesforceSandbox(server, `http://127.0.0.1:${port}`, options);
+    const http = await listenOnLoopback((req, res) => void sandbox!.handle(req, res), options.port);
+    sandbox = new SalesforceSandbox(http, http.origin, options);
     return sandbox;
   }
 
   async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.http.close();
   }
 
   /* ---------------- state for tests and the demo ---------------- */

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
 import { renderMessageText } from './render-text.ts';
 
 /** A channel of the sandbox workspace. */
@@ -83,12 +83,11 @@ export class SlackSandbox {
   readonly channels: SandboxChannel[];
   private readonly faults: SlackFault[] = [];
   private readonly lastPost = new Map<string, number>();
-  private readonly sockets = new Set<Socket>();
   private lastTs = 0;
   private inactive = false;
 
   private constructor(
-    private readonly server: Server,
+    private readonly http: LoopbackServer,
     /** The Web API root for `base_url` (ends in `/api/`). */
     readonly url: string,
     /** The workspace URL auth.test reports; permalinks start with it. */
@@ -105,17 +104,11 @@ export class SlackSandbox {
     options: { port?: number; token?: string; channels?: SandboxChannel[]; channelIntervalMs?: number } = {},
   ): Promise<SlackSandbox> {
     let sandbox: SlackSandbox | undefined;
-    const server = createServer((req, res) => void sandbox!.handle(req, res));
-    server.on('connection', (socket) => {
-      sandbox?.sockets.add(socket);
-      socket.on('close', () => sandbox?.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const http = await listenOnLoopback((req, res) => void sandbox!.handle(req, res), options.port);
     sandbox = new SlackSandbox(
-      server,
-      `http://127.0.0.1:${port}/api/`,
-      `http://127.0.0.1:${port}/`,
+      http,
+      `${http.origin}/api/`,
+      `${http.origin}/`,
       options.token ?? 'xoxb-sandbox-token',
       options.channels ?? DEFAULT_CHANNELS,
       options.channelIntervalMs ?? 1000,
@@ -161,8 +154,7 @@ export class SlackSandbox {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.http.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

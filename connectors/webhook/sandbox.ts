@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verifyStandardWebhooks } from '../../src/ingest/verify/standard-webhooks.ts';
+import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
 
 /** What the sandbox answers instead of a 200. */
 export interface Fault {
@@ -44,28 +44,21 @@ export class WebhookSandbox {
   private readonly faults: Fault[] = [];
   private failureRate = 0;
   private randomFaults: Fault[] = [];
-  private readonly sockets = new Set<Socket>();
   private listeners: ((request: ReceivedRequest) => void)[] = [];
   private open = 0;
   /** The most requests that were being handled at the same moment. */
   peakConcurrency = 0;
 
   private constructor(
-    private readonly server: Server,
+    private readonly http: LoopbackServer,
     readonly url: string,
     private readonly secret: string | undefined,
   ) {}
 
   static async start(options: { port?: number; secret?: string } = {}): Promise<WebhookSandbox> {
     let sandbox: WebhookSandbox | undefined;
-    const server = createServer((req, res) => void sandbox!.handle(req, res));
-    server.on('connection', (socket) => {
-      sandbox?.sockets.add(socket);
-      socket.on('close', () => sandbox?.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    sandbox = new WebhookSandbox(server, `http://127.0.0.1:${port}`, options.secret);
+    const http = await listenOnLoopback((req, res) => void sandbox!.handle(req, res), options.port);
+    sandbox = new WebhookSandbox(http, http.origin, options.secret);
     return sandbox;
   }
 
@@ -91,8 +84,7 @@ export class WebhookSandbox {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.http.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
