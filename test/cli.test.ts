@@ -1,26 +1,12 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'leadrelay.js');
-
-/** Async on purpose: a synchronous spawn would block the in-process server the command talks to. */
-function run(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, ...env } },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const run = runCli;
 
 describe('leadrelay send-test', () => {
   let service: TestService;

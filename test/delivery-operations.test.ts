@@ -1,27 +1,20 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { batches } from './fixtures/connectors/batch-recorder.ts';
+import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'leadrelay.js');
 const secret = newSecret();
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function cli(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = runCli;
 
 async function post(service: TestService, event: Record<string, unknown> = leadEvent()) {
   const body = JSON.stringify(event);
