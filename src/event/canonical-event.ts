@@ -9,7 +9,11 @@ export const MESSAGE_ROLES = ['user', 'bot', 'agent', 'system'] as const;
 
 // Loose on purpose: chat platforms send extra fields that mappings may use (SPEC §3),
 // and a lead should not be refused because of an address a CRM would accept.
-const looseEmail = z.string().regex(/^[^\s@]+@[^\s@]+$/, 'is not an email address');
+// Control and invisible format characters (NUL, zero-width space, right-to-left
+// override) have no place in an address and would be forwarded to every CRM.
+const looseEmail = z
+  .string()
+  .regex(/^[^\s@\p{Cc}\p{Cf}<>]+@[^\s@\p{Cc}\p{Cf}<>]+$/u, 'is not an email address');
 const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
 
 const contact = z.looseObject({

@@ -1,0 +1,184 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
+import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
+import { newSecret, writeConnectorFiles } from '../helpers/harness.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { until } from '../helpers/until.ts';
+import { events, postSigned, sleep } from './common.ts';
+import { record } from './results.ts';
+
+const EVENTS = 5_000;
+/** Of which this many (over CONTACTS emails) also go to HubSpot; the rest to the webhook only. */
+const CRM_EVENTS = 1_000;
+const CONTACTS = 250;
+const CONCURRENCY = 20;
+const MIN_KILLS = 5;
+
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('crash loop', () => {
+  it(`keeps every 2xx of ${EVENTS} events through ≥${MIN_KILLS} SIGKILLs, with no duplicate contact or note`, async () => {
+    const dir = tempDir('leadrelay-crash-loop-');
+    cleanups.push(dir.cleanup);
+    const hook = await WebhookSandbox.start();
+    const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1_000_000 });
+    cleanups.push(
+      () => hook.close(),
+      () => hubspot.close(),
+    );
+    const secret = newSecret();
+    const dbFile = join(dir.path, 'leadrelay.db');
+    const configFile = join(dir.path, 'leadrelay.yaml');
+    const routes = [
+      { on: 'lead.qualified', from: 'site', to: ['hook', 'hubspot'] },
+      { on: 'lead.qualified', from: 'bulk', to: ['hook'] },
+    ];
+    writeFileSync(
+      configFile,
+      stringify({
+        server: { host: '127.0.0.1', max_inflight: 1000 },
+        database: { url: `sqlite:${dbFile}`, durability: 'full' },
+        sources: { site: { verify: { secrets: [secret] } }, bulk: { verify: { secrets: [secret] } } },
+        routes,
+        delivery: { poll_interval: '200ms', lease: '2s', retry_schedule: ['0s', '200ms', '500ms', '1s'] },
+      }),
+    );
+    writeConnectorFiles(
+      dir.path,
+      { routes },
+      {
+        hook: { type: 'webhook', url: `${hook.url}/in`, concurrency: 16 },
+        hubspot: {
+          type: 'hubspot',
+          access_token: 'pat-sandbox',
+          base_url: hubspot.url,
+          rate_limit: 'off',
+          concurrency: 8,
+        },
+      },
+    );
+    let server: ChildServer = await startChildServer(configFile);
+    let current = server;
+    cleanups.push(() => current.child.kill('SIGKILL'));
+
+    const tag = `crash${Date.now()}`;
+    const all = events(EVENTS, CONTACTS, tag);
+    const crm = all.slice(0, CRM_EVENTS);
+    const accepted = new Map<string, string>(); // external id → leadrelay id
+    let next = 0;
+    let connectionErrors = 0;
+    let non2xx = 0;
+    const deadline = Date.now() + 120_000;
+    const client = async () => {
+      while (next < all.length) {
+        const index = next++;
+        const event = all[index]!;
+        const source = index < CRM_EVENTS ? 'site' : 'bulk';
+        // Like a chatbot platform: retry the same event (re-signed) until it gets a 2xx.
+        for (;;) {
+          if (Date.now() > deadline) throw new Error('ingest did not finish in time');
+          try {
+            const reply = await postSigned(current.url, secret, event, undefined, source);
+            if (reply.status === 200 || reply.status === 202) {
+              const earlier = accepted.get(String(event.id));
+              if (earlier && earlier !== reply.json.id) throw new Error(`event ${event.id} got two ids`);
+              accepted.set(String(event.id), String(reply.json.id));
+              break;
+            }
+            non2xx++;
+          } catch (error) {
+            if (error instanceof Error && error.message.includes('two ids')) throw error;
+            connectionErrors++;
+          }
+          await sleep(50);
+        }
+      }
+    };
+    let kills = 0;
+    let ingestDone = false;
+    const killer = async () => {
+      while (kills < MIN_KILLS || !ingestDone) {
+        await sleep(800 + Math.random() * 1_700);
+        if (kills >= MIN_KILLS && ingestDone) break;
+        server.child.kill('SIGKILL');
+        await server.exited;
+        kills++;
+        server = await startChildServer(configFile);
+        current = server;
+      }
+    };
+    const started = Date.now();
+    const killing = killer();
+    await Promise.all(Array.from({ length: CONCURRENCY }, () => client()));
+    ingestDone = true;
+    const ingestSeconds = (Date.now() - started) / 1000;
+    await killing;
+
+    // The last server delivers what is left; leases of killed workers run out after 2 s.
+    const db = new SQLite(dbFile, { readonly: true });
+    cleanups.push(() => db.close());
+    const open = () =>
+      (db.prepare(`select count(*) as n from deliveries where status != 'delivered'`).get() as { n: number })
+        .n;
+    try {
+      await until(() => open() === 0, 'every delivery delivered', 90_000);
+    } catch (error) {
+      console.log(
+        `open deliveries: ${open()}, hook ${hook.delivered().length}, notes ${hubspot.state.notes.size}`,
+      );
+      throw error;
+    }
+    const deliverSeconds = (Date.now() - started) / 1000;
+
+    const stored = db.prepare('select id, external_id from events').all() as {
+      id: string;
+      external_id: string;
+    }[];
+    const storedById = new Map(stored.map((row) => [row.external_id, row.id]));
+    const lostIngest = [...accepted].filter(([ext, id]) => storedById.get(ext) !== id);
+    const hookIds = new Map<string, number>();
+    for (const request of hook.delivered()) hookIds.set(request.id, (hookIds.get(request.id) ?? 0) + 1);
+    const notHooked = [...accepted.values()].filter((id) => !hookIds.has(id));
+    const hookRedeliveries = [...hookIds.values()].filter((n) => n > 1).length;
+
+    const emails = [...hubspot.state.contacts.values()].map((c) => String(c.properties.email));
+    const duplicateContacts = emails.length - new Set(emails).size;
+    const bodies = [...hubspot.state.notes.values()].map((note) => String(note.properties.hs_note_body));
+    const duplicateNotes = bodies.length - new Set(bodies).size;
+    const noted = new Set(
+      bodies.flatMap((body) => [...body.matchAll(/msg \S+ (\d+)/g)].map((m) => Number(m[1]))),
+    );
+    const notNoted = crm.filter((_, i) => !noted.has(i)).length;
+
+    record({
+      order: 1,
+      scenario: 'crash loop',
+      // accepted/delivered count (event, destination) pairs: every event to the webhook, CRM_EVENTS also to HubSpot.
+      load: `${EVENTS} signed events at concurrency ${CONCURRENCY}: all to a webhook, ${CRM_EVENTS} (over ${CONTACTS} contacts) also to HubSpot; ingest ${ingestSeconds.toFixed(0)} s, all delivered after ${deliverSeconds.toFixed(0)} s`,
+      faults: `${kills} SIGKILLs of serve (HTTP + worker) at random moments; ${connectionErrors} client connection errors, ${non2xx} non-2xx answers, all retried`,
+      accepted: accepted.size + CRM_EVENTS,
+      delivered: accepted.size - notHooked.length + noted.size,
+      lost: lostIngest.length + notHooked.length + notNoted,
+      duplicated: duplicateContacts + duplicateNotes,
+      notes: `webhook: ${hookIds.size} events delivered (${hookRedeliveries} redelivered with the same webhook-id after a kill, allowed: at least once); HubSpot: ${hubspot.state.contacts.size} contacts for ${CONTACTS} emails, ${duplicateContacts} duplicate contacts, ${hubspot.state.notes.size} notes, ${duplicateNotes} duplicate notes`,
+    });
+    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
+    expect(accepted.size).toBe(EVENTS);
+    expect({ lostIngest, notHooked, notNoted, duplicateContacts, duplicateNotes }).toEqual({
+      lostIngest: [],
+      notHooked: [],
+      notNoted: 0,
+      duplicateContacts: 0,
+      duplicateNotes: 0,
+    });
+    expect(hubspot.state.contacts.size).toBe(CONTACTS);
+  }, 200_000);
+});

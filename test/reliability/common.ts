@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { leadEvent, officialHeaders } from '../helpers/sign.ts';
+
+export interface Reply {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+/** POSTs a freshly signed copy of `event`; throws when the connection fails. */
+export async function postSigned(
+  url: string,
+  secret: string,
+  event: Record<string, unknown>,
+  signal?: AbortSignal,
+  source = 'site',
+): Promise<Reply> {
+  const body = JSON.stringify(event);
+  const response = await fetch(`${url}/webhooks/${source}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...officialHeaders(secret, String(event.id), body) },
+    body,
+    ...(signal ? { signal } : {}),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    json = { raw: text };
+  }
+  return { status: response.status, json };
+}
+
+/** `count` lead events over `contacts` distinct emails; each event's message text is unique. */
+export function events(count: number, contacts: number, tag: string): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) => {
+    const event = leadEvent({
+      id: `${tag}_${i}`,
+      contact: { email: `${tag}-${i % contacts}@acme.example`, name: `Lead ${i % contacts}` },
+    });
+    event.conversation = {
+      id: `conv_${tag}_${i}`,
+      channel: 'web',
+      messages: [{ role: 'user', text: `msg ${tag} ${i}` }],
+    };
+    return event;
+  });
+}
+
+/** Resident set size of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A raw HTTP request (for bodies fetch will not send: slow streams, odd headers). */
+export function rawRequest(
+  url: string,
+  options: {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    chunks: Buffer[];
+    chunkDelayMs?: number;
+  },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: options.method,
+        path: options.path,
+        headers: options.headers,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => parts.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(20_000, () => req.destroy(new Error('client timeout')));
+    req.on('error', (error) => {
+      // The server may answer (413) and close before the body is fully sent.
+      // Then give its answer a moment to arrive; without one the status is 0.
+      if ('code' in error && (error.code === 'EPIPE' || error.code === 'ECONNRESET')) {
+        setTimeout(() => resolve({ status: 0, body: '' }), 500);
+        return;
+      }
+      reject(error);
+    });
+    void (async () => {
+      for (const chunk of options.chunks) {
+        if (req.destroyed) return;
+        req.write(chunk);
+        if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
+      }
+      req.end();
+    })();
+  });
+}
