@@ -4,7 +4,7 @@ import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { batches } from './fixtures/connectors/batch-recorder.ts';
 import { runCli } from './helpers/cli.ts';
-import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -109,15 +109,7 @@ describe('batching', () => {
         await post(service, leadEvent({ contact: { email: i === 7 ? 'bad@x.example' : `p${i}@x.example` } })),
       );
     // Start the worker only now, so all 25 rows are due together.
-    const { DeliveryWorker } = await import('../src/outbox/delivery-worker.ts');
-    const worker = new DeliveryWorker({
-      store: service.store,
-      config: service.config,
-      logger: service.logger,
-      pollIntervalMs: 50,
-    });
-    worker.start();
-    cleanups.push(() => worker.stop());
+    cleanups.push(await startWorker(service));
     await until(async () => {
       const open = await service.store.db
         .selectFrom('deliveries')

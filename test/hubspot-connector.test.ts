@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
-import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -169,15 +169,7 @@ describe('HubSpot connector (real SDK against the sandbox)', () => {
       ids.push(
         await post(service, leadEvent({ contact: { email: `lead${i}@batch.example`, name: `Lead ${i}` } })),
       );
-    const { DeliveryWorker } = await import('../src/outbox/delivery-worker.ts');
-    const worker = new DeliveryWorker({
-      store: service.store,
-      config: service.config,
-      logger: service.logger,
-      pollIntervalMs: 50,
-    });
-    worker.start();
-    cleanups.push(() => worker.stop());
+    cleanups.push(await startWorker(service));
     for (const id of ids) expect((await finished(service, id)).status).toBe('delivered');
     expect(hubspot.state.contacts.size).toBe(100);
     expect(hubspot.state.notes.size).toBe(100);
@@ -200,15 +192,7 @@ describe('HubSpot connector (real SDK against the sandbox)', () => {
       service,
       leadEvent({ contact: { email: 'bad@x.example', attributes: { color: 'teal' } } }),
     );
-    const { DeliveryWorker } = await import('../src/outbox/delivery-worker.ts');
-    const worker = new DeliveryWorker({
-      store: service.store,
-      config: service.config,
-      logger: service.logger,
-      pollIntervalMs: 50,
-    });
-    worker.start();
-    cleanups.push(() => worker.stop());
+    cleanups.push(await startWorker(service));
     expect((await finished(service, good)).status).toBe('delivered');
     const dead = await finished(service, bad);
     expect(dead.status).toBe('dead');

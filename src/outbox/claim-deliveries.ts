@@ -47,17 +47,16 @@ export interface ClaimedDelivery {
  * for it; SKIP LOCKED still keeps a claim from waiting on rows that a
  * finisher or an admin update holds.
  */
-export async function claimDeliveries(
-  db: Kysely<Tables>,
-  options: {
-    connector: string;
-    limit: number;
-    owner: string;
-    leaseMs: number;
-    now: number;
-    skipLocked: boolean;
-  },
-): Promise<ClaimedDelivery[]> {
+export interface ClaimOptions {
+  connector: string;
+  limit: number;
+  owner: string;
+  leaseMs: number;
+  now: number;
+  skipLocked: boolean;
+}
+
+export async function claimDeliveries(db: Kysely<Tables>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
   if (!options.skipLocked) return claimIn(db, options);
   // PostgreSQL: claims for one connector take turns (see the design note above).
@@ -70,17 +69,7 @@ export async function claimDeliveries(
   });
 }
 
-async function claimIn(
-  db: Kysely<Tables>,
-  options: {
-    connector: string;
-    limit: number;
-    owner: string;
-    leaseMs: number;
-    now: number;
-    skipLocked: boolean;
-  },
-): Promise<ClaimedDelivery[]> {
+async function claimIn(db: Kysely<Tables>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const { now } = options;
   // Rows whose worker died first (their leases ran out), then due rows, oldest due first.
   const expired = await lease(db, options, options.limit, (query) =>

@@ -175,3 +175,19 @@ export async function startTestService(
     },
   };
 }
+
+/**
+ * Starts a delivery worker for a service started without one, once the test
+ * has queued what it wants delivered together. Stop it with the returned function.
+ */
+export async function startWorker(service: TestService): Promise<() => Promise<void>> {
+  const { DeliveryWorker } = await import('../../src/outbox/delivery-worker.ts');
+  const worker = new DeliveryWorker({
+    store: service.store,
+    config: service.config,
+    logger: service.logger,
+    pollIntervalMs: 50,
+  });
+  worker.start();
+  return () => worker.stop();
+}
