@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
-import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { newSecret, startTestService, type TestService, untilAllDelivered } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -86,18 +86,7 @@ describe('worker processes', () => {
     sandbox.failRandomly(0, []);
 
     await worker(service);
-    await until(
-      async () => {
-        const open = await service.store.db
-          .selectFrom('deliveries')
-          .select('id')
-          .where('status', '!=', 'delivered')
-          .execute();
-        return open.length === 0;
-      },
-      'every delivery finished',
-      30_000,
-    );
+    await untilAllDelivered(service, 30_000);
     const counts = countById(sandbox);
     const duplicated = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
     console.log(

@@ -1,35 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary, EventSummary } from '../src/demo/report.ts';
+import { type ChildProcessRun, spawnLeadrelay } from './helpers/child-server.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'leadrelay.js');
+type Run = ChildProcessRun;
 
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | string>;
-}
-
-/** `leadrelay demo …` in its own process (async: never blocks the test's event loop). */
+/** `leadrelay demo …` in its own process, without the shell's PORT and DATABASE_URL. */
 function runDemo(args: string[], env: Record<string, string | undefined> = {}): Run {
-  const child = spawn(process.execPath, [BIN, 'demo', ...args], {
-    env: { ...process.env, PORT: undefined, DATABASE_URL: undefined, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
-  return { child, output: () => output, exited };
+  return spawnLeadrelay(['demo', ...args], { PORT: undefined, DATABASE_URL: undefined, ...env });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string, output: () => string): Promise<T> {

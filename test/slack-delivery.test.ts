@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SlackSandbox } from '../connectors/slack/sandbox.ts';
 import { finished } from './fixtures/slack/fake-crm.ts';
 import { cleanup, FAKE_CRM, fixedEvent, startSlackService } from './fixtures/slack/setup.ts';
+import { untilAllDelivered } from './helpers/harness.ts';
 import { until } from './helpers/until.ts';
 
 afterEach(cleanup);
@@ -113,18 +114,7 @@ describe('rate limits and digests', () => {
       );
     }
     expect(Date.now() - started).toBeLessThan(1000);
-    await until(
-      async () => {
-        const open = await service.store.db
-          .selectFrom('deliveries')
-          .select('id')
-          .where('status', '!=', 'delivered')
-          .execute();
-        return open.length === 0;
-      },
-      'all delivered',
-      20_000,
-    );
+    await untilAllDelivered(service, 20_000);
 
     const messages = slack.messagesIn('#sales');
     // Never faster than Slack allows: the sandbox answered no 429, and the gaps say why.

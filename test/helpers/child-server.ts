@@ -11,13 +11,21 @@ export interface ChildServer {
   exited: Promise<number | string>;
 }
 
-/** Runs `leadrelay <command>` in its own process and waits for it to log that it listens. */
-export async function startChildServer(
-  configFile: string,
-  options: { command?: string[]; env?: Record<string, string>; ready?: string } = {},
-): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, ...(options.command ?? ['serve']), '--config', configFile], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...options.env },
+export interface ChildProcessRun {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+/** Runs `leadrelay ARGS…` in its own process, collecting its output (async: never blocks the test's event loop). */
+export function spawnLeadrelay(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): ChildProcessRun {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -30,10 +38,29 @@ export async function startChildServer(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
+  return { child, output: () => output, exited };
+}
+
+/** Runs `leadrelay <command>` in its own process and waits for it to log that it listens. */
+export async function startChildServer(
+  configFile: string,
+  options: { command?: string[]; env?: Record<string, string>; ready?: string } = {},
+): Promise<ChildServer> {
+  const {
+    child,
+    output: collected,
+    exited,
+  } = spawnLeadrelay([...(options.command ?? ['serve']), '--config', configFile], {
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ...options.env,
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${collected()}`)), 20_000);
     const check = () => {
-      const line = output.split('\n').find((l) => l.includes(options.ready ?? '"msg":"listening"'));
+      const line = collected()
+        .split('\n')
+        .find((l) => l.includes(options.ready ?? '"msg":"listening"'));
       if (line) {
         clearTimeout(timer);
         child.stdout!.off('data', check);
@@ -43,8 +70,8 @@ export async function startChildServer(
     child.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening:\n${output}`));
+      reject(new Error(`server exited (${code}) before listening:\n${collected()}`));
     });
   });
-  return { child, url, output: () => output, exited };
+  return { child, url, output: collected, exited };
 }

@@ -191,3 +191,21 @@ export async function startWorker(service: TestService): Promise<() => Promise<v
   worker.start();
   return () => worker.stop();
 }
+
+/** Waits until every delivery in the service's database is delivered. */
+export async function untilAllDelivered(service: TestService, timeoutMs = 20_000): Promise<void> {
+  const { until } = await import('./until.ts');
+  await until(
+    async () => {
+      const open = await service.store.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('status', '!=', 'delivered')
+        .limit(1)
+        .execute();
+      return open.length === 0;
+    },
+    'every delivery delivered',
+    timeoutMs,
+  );
+}
