@@ -80,6 +80,12 @@ export interface Connector {
 /** What a connector may use from its surroundings; nothing of HTTP serving or the database. */
 export interface ConnectorEnvironment {
   now(): number;
+  /**
+   * How many worker processes share each destination's rate limit right now
+   * (1 unless several instances share a PostgreSQL database). A connector that
+   * keeps its own request budget divides it by this.
+   */
+  rateShare?(): number;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
 }
 

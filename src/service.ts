@@ -1,3 +1,4 @@
+import type { ConnectorEnvironment } from '../connectors/types.ts';
 import { ConfigHolder } from './config/config-holder.ts';
 import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
@@ -63,9 +64,19 @@ export interface RunningService {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
-  const loaded =
-    typeof options.config === 'string' ? await loadConfig(options.config, { env }) : options.config;
   const logger = options.logger ?? createLogger();
+  // Connectors built at start and at every reload log through the service and
+  // learn how many workers share each destination's rate limit (PostgreSQL).
+  let workerRateShare = () => 1;
+  const connectorEnvironment: ConnectorEnvironment = {
+    now,
+    log: (level, message, fields) => logger[level](fields ?? {}, message),
+    rateShare: () => workerRateShare(),
+  };
+  const loaded =
+    typeof options.config === 'string'
+      ? await loadConfig(options.config, { env, connectorEnvironment })
+      : options.config;
   const config = new ConfigHolder(loaded);
   const store = openDatabase(loaded.main.database.url, {
     durability: loaded.main.database.durability,
@@ -85,7 +96,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const pii = (env.LOG_PII ?? loaded.env.LOG_PII) === 'true';
   const alerts = new OpsAlerts({ config, logger, metrics, now, pii });
-  let workerRateShare = () => 1;
   const worker =
     options.worker === false
       ? undefined
@@ -142,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ? () => {}
       : watchConfig(config, logger, {
           env,
+          connectorEnvironment,
           ...(options.reloadDebounceMs ? { debounceMs: options.reloadDebounceMs } : {}),
         });
 

@@ -1,7 +1,7 @@
 import { Client } from '@hubspot/api-client';
 import { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/contacts/models/Filter.js';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec.js';
-import { RateLimiter } from '../../src/util/rate-limiter.ts';
+import { RateLimiter, shareRate } from '../../src/util/rate-limiter.ts';
 import { RetryableError } from '../errors.ts';
 import { hubspotError } from './errors.ts';
 
@@ -23,7 +23,8 @@ export interface BatchOutcome<T> {
  */
 export class HubSpotClient {
   private readonly sdk: Client;
-  private readonly budget: RateLimiter;
+  private budget: RateLimiter;
+  private workers = 1;
   private portal: Promise<string> | undefined;
 
   constructor(
@@ -33,17 +34,22 @@ export class HubSpotClient {
       timeoutMs: number;
       rate: { requests: number; perMs: number } | undefined;
       now: () => number;
+      rateShare?: (() => number) | undefined;
     },
   ) {
     this.sdk = new Client({
       accessToken: options.accessToken,
       basePath: options.baseUrl.replace(/\/+$/, ''),
     });
+    this.budget = this.budgetFor(1);
+  }
+
+  /** This process's part of the portal's budget, rebuilt when the number of workers sharing it changes. */
+  private budgetFor(workers: number): RateLimiter {
+    this.workers = workers;
+    const share = shareRate(this.options.rate, workers);
     // A little slack on the window: HubSpot counts a request when it arrives, we when we send it.
-    this.budget = new RateLimiter(
-      options.rate ? { ...options.rate, perMs: options.rate.perMs + 250 } : undefined,
-      options.now,
-    );
+    return new RateLimiter(share ? { ...share, perMs: share.perMs + 250 } : undefined, this.options.now);
   }
 
   /** The portal (hub) id, for record links; asked once per connector. */
@@ -178,6 +184,8 @@ export class HubSpotClient {
 
   /** One request: wait for budget, bound its time, map its failure. */
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const workers = this.options.rateShare?.() ?? 1;
+    if (workers !== this.workers) this.budget = this.budgetFor(workers);
     while (this.budget.available() < 1) {
       await new Promise((resolve) =>
         setTimeout(resolve, Math.max(5, this.budget.nextFreeAt() - this.options.now())),

@@ -44,6 +44,7 @@ export const hubspotConnector = defineConnectorType({
         ? { requests: settings.rate_limit.requests, perMs: settings.rate_limit.per }
         : undefined,
       now: environment.now,
+      rateShare: environment.rateShare,
     });
     const recentPhones = new Map<string, { id: string; at: number }>();
     // The request budget is kept by the client, per HTTP request (a call makes two to three, more

@@ -8,7 +8,10 @@ import type { DeliveryAlerts } from '../observability/alerts.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
-import { RateLimiter } from '../util/rate-limiter.ts';
+import { RateLimiter, shareRate } from '../util/rate-limiter.ts';
+
+export { shareRate };
+
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
 import {
   type AttemptRecord,
@@ -457,19 +460,6 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
   }
-}
-
-/**
- * This worker's part of a rate limit that `workers` processes share: 100 per
- * 10 s across 3 becomes 33 per 10 s each; 1 per 10 s across 3 becomes 1 per 30 s.
- */
-export function shareRate(
-  rate: { requests: number; perMs: number } | undefined,
-  workers: number,
-): { requests: number; perMs: number } | undefined {
-  if (!rate || workers <= 1) return rate;
-  if (rate.requests >= workers) return { requests: Math.floor(rate.requests / workers), perMs: rate.perMs };
-  return { requests: 1, perMs: Math.ceil((rate.perMs * workers) / rate.requests) };
 }
 
 function isResult(value: unknown): value is DeliveryResult {

@@ -46,3 +46,16 @@ export class RateLimiter {
     while (this.sent.length > 0 && this.sent[0]! <= now - this.limit.perMs) this.sent.shift();
   }
 }
+
+/**
+ * This worker's part of a rate limit that `workers` processes share: 100 per
+ * 10 s across 3 becomes 33 per 10 s each; 1 per 10 s across 3 becomes 1 per 30 s.
+ */
+export function shareRate(
+  rate: { requests: number; perMs: number } | undefined,
+  workers: number,
+): { requests: number; perMs: number } | undefined {
+  if (!rate || workers <= 1) return rate;
+  if (rate.requests >= workers) return { requests: Math.floor(rate.requests / workers), perMs: rate.perMs };
+  return { requests: 1, perMs: Math.ceil((rate.perMs * workers) / rate.requests) };
+}

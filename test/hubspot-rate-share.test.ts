@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { HubSpotClient } from '../connectors/hubspot/client.ts';
+import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+
+let hubspot: HubSpotSandbox | undefined;
+afterEach(() => hubspot?.close());
+
+describe('HubSpot request budget', () => {
+  it('takes only its share of the portal limit when several workers share it', async () => {
+    hubspot = await HubSpotSandbox.start();
+    let workers = 2;
+    const client = new HubSpotClient({
+      accessToken: 'pat-sandbox',
+      baseUrl: hubspot.url,
+      timeoutMs: 5_000,
+      rate: { requests: 4, perMs: 60_000 },
+      now: Date.now,
+      rateShare: () => workers,
+    });
+    await client.existingByEmail(['a@x.example']);
+    await client.existingByEmail(['b@x.example']);
+    // 4 per minute shared by 2 workers: a third request must wait for the window.
+    const third = client.existingByEmail(['c@x.example']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hubspot.log).toHaveLength(2);
+    // One worker left: the whole budget is this one's again.
+    workers = 1;
+    const fourth = client.existingByEmail(['d@x.example']);
+    await fourth;
+    expect(hubspot.log.length).toBeGreaterThanOrEqual(3);
+    void third.catch(() => {});
+  });
+});
