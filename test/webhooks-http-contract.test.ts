@@ -180,6 +180,44 @@ describeEachDialect('POST /webhooks/:source', (dialect) => {
     expect(await totals()).toEqual(before);
   });
 
+  it('lets a sender still writing megabytes past the limit read its 413 instead of a reset', async () => {
+    // The sender pauses mid-body, as a slow network would: a server that
+    // answers and closes at once would have its socket reset the writes after.
+    const body = Buffer.alloc(4 * 1024 * 1024, 'a');
+    const post = (declareLength: boolean) =>
+      new Promise<{ status: number; errors: string[]; answeredBeforeBodyEnded: boolean }>((resolve) => {
+        const errors: string[] = [];
+        let status = 0;
+        let bodyEnded = false;
+        let answeredBeforeBodyEnded = false;
+        const request = http.request(`${service.url}/webhooks/site`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(declareLength ? { 'content-length': String(body.length) } : {}),
+          },
+        });
+        request.on('response', (response) => {
+          status = response.statusCode ?? 0;
+          answeredBeforeBodyEnded = !bodyEnded;
+          response.resume();
+        });
+        request.on('error', (error) => errors.push(error.message));
+        request.on('close', () => resolve({ status, errors, answeredBeforeBodyEnded }));
+        const half = body.length / 2;
+        request.write(body.subarray(0, half));
+        setTimeout(() => {
+          request.write(body.subarray(half));
+          request.end(() => {
+            bodyEnded = true;
+          });
+        }, 150);
+      });
+    for (const declareLength of [true, false]) {
+      expect(await post(declareLength)).toEqual({ status: 413, errors: [], answeredBeforeBodyEnded: false });
+    }
+  });
+
   it('answers 415 when the body is not declared as JSON', async () => {
     const event = leadEvent();
     const body = JSON.stringify(event);

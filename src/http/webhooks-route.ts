@@ -8,7 +8,7 @@ import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';
 import type { Logger } from '../util/logger.ts';
 import { AddressSet, clientAddress } from './client-address.ts';
 import { sendRejection } from './errors.ts';
-import { BodyTooLargeError, readRawBody } from './read-raw-body.ts';
+import { BodyTooLargeError, discardRest, readRawBody } from './read-raw-body.ts';
 
 export interface WebhooksRouteOptions {
   config: ConfigHolder;
@@ -82,7 +82,9 @@ export function webhooksRoute(options: WebhooksRouteOptions) {
         body = await readRawBody(ctx.req, config.main.server.body_limit);
       } catch (error) {
         if (error instanceof BodyTooLargeError) {
-          // The rest of the body is never read: close the connection instead of draining it.
+          // A modest overflow is drained so that the client reads our answer
+          // rather than a reset; anything larger is cut off with the connection.
+          await discardRest(ctx.req, { maxBytes: 32 * 1024 * 1024, maxMs: 2_000 });
           ctx.set('Connection', 'close');
           return sendRejection(ctx, reject(413, 'payload_too_large', error.message));
         }
