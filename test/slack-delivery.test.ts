@@ -1,3 +1,4 @@
+import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SlackSandbox } from '../connectors/slack/sandbox.ts';
 import { finished } from './fixtures/slack/fake-crm.ts';
@@ -281,5 +282,25 @@ describe('errors', () => {
     expect(slack.calls.map((call) => call.method)).toEqual(
       expect.arrayContaining(['conversations.list', 'conversations.history']),
     );
+  });
+
+  it('finds the posted alert even when a busy channel has pages of messages after it', async () => {
+    const { slack, post, delivery, attempts } = await startSlackService({
+      sandbox: { channelIntervalMs: 0 },
+      slack: { timeout: '300ms', channel_interval: '0s' },
+      delivery: { retry_schedule: ['0s', '3s', '0s'] },
+    });
+    slack.failNext(1, { lateAnswerMs: 500 });
+    const id = await post(fixedEvent('lead.qualified'));
+    await until(() => slack.messages.length === 1, 'the first alert taken');
+    // Before the retry: 250 other messages in the channel, more than a page of history.
+    const other = new WebClient(slack.token, { slackApiUrl: slack.url });
+    for (let i = 0; i < 250; i++) await other.chat.postMessage({ channel: '#sales', text: `chatter ${i}` });
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    const log = await attempts(id);
+    expect(log.map((a) => a.outcome)).toEqual(['retry', 'delivered']);
+    expect(log[1]!.response_summary).toBe('already posted to #sales (found by its event id on retry)');
+    expect(slack.messages.filter((m) => m.metadata)).toHaveLength(1);
+    expect(slack.calls.filter((call) => call.method === 'conversations.history')).toHaveLength(2);
   });
 });

@@ -156,4 +156,25 @@ describe('Slack sandbox (driven by the real @slack/web-api client)', () => {
     const full = await client.conversations.history({ channel: 'C0SALES01', include_all_metadata: true });
     expect(full.messages![0]).toMatchObject({ ts: posted.ts, metadata });
   });
+
+  it('pages history newest first with next_cursor until has_more is false', async () => {
+    const { client } = await start({ channelIntervalMs: 0 });
+    for (let i = 1; i <= 5; i++) await client.chat.postMessage({ channel: '#sales', text: `m${i}` });
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await client.conversations.history({
+        channel: 'C0SALES01',
+        limit: 2,
+        ...(cursor ? { cursor } : {}),
+      });
+      pages.push(page.messages!.map((m) => m.text!));
+      cursor = page.response_metadata?.next_cursor;
+      if (!page.has_more) break;
+    }
+    expect(pages).toEqual([['m5', 'm4'], ['m3', 'm2'], ['m1']]);
+    expect(
+      await failure(client.conversations.history({ channel: 'C0SALES01', cursor: 'bogus' })),
+    ).toMatchObject({ data: { error: 'invalid_cursor' } });
+  });
 });

@@ -29,6 +29,9 @@ import { type SlackSettings, slackSettings } from './settings.ts';
 const BATCH_SIZE = 50;
 /** Longest a delivery waits inside the connector for a channel paused by a 429 before handing the wait to the engine. */
 const MAX_CHANNEL_WAIT_MS = 3000;
+/** Pages of 200 messages a retry reads back through when looking for its earlier alert. */
+const HISTORY_PAGES = 10;
+
 /** `metadata.event_type` of our messages; `event_payload.event_ids` names the leadrelay events a message covers. */
 const METADATA_TYPE = 'leadrelay_alert';
 
@@ -246,17 +249,29 @@ export const slackConnector = defineConnectorType({
         const channelId = await resolveChannelId(client, workspace, first.channel);
         if (!channelId) return found;
         const oldest = Math.min(...retried.map((p) => p.context.receivedAt)) - 60_000;
-        const history = (await client.apiCall('conversations.history', {
-          channel: channelId,
-          oldest: (oldest / 1000).toFixed(6),
-          limit: 200,
-          include_all_metadata: true,
-        })) as { messages?: { ts?: string; metadata?: { event_type?: string; event_payload?: unknown } }[] };
-        for (const message of history.messages ?? []) {
-          if (message.metadata?.event_type !== METADATA_TYPE || !message.ts) continue;
-          const ids = (message.metadata.event_payload as { event_ids?: unknown } | undefined)?.event_ids;
-          if (typeof ids !== 'string') continue;
-          for (const id of ids.split(',')) found.set(id, { channel: channelId, ts: message.ts });
+        // A busy channel can hold more than one page since the oldest retried event
+        // arrived; read on, within a bound, rather than miss the alert and post it twice.
+        let cursor: string | undefined;
+        for (let page = 0; page < HISTORY_PAGES; page++) {
+          const history = (await client.apiCall('conversations.history', {
+            channel: channelId,
+            oldest: (oldest / 1000).toFixed(6),
+            limit: 200,
+            include_all_metadata: true,
+            ...(cursor ? { cursor } : {}),
+          })) as {
+            messages?: { ts?: string; metadata?: { event_type?: string; event_payload?: unknown } }[];
+            has_more?: boolean;
+            response_metadata?: { next_cursor?: string };
+          };
+          for (const message of history.messages ?? []) {
+            if (message.metadata?.event_type !== METADATA_TYPE || !message.ts) continue;
+            const ids = (message.metadata.event_payload as { event_ids?: unknown } | undefined)?.event_ids;
+            if (typeof ids !== 'string') continue;
+            for (const id of ids.split(',')) found.set(id, { channel: channelId, ts: message.ts });
+          }
+          cursor = history.response_metadata?.next_cursor;
+          if (!history.has_more || !cursor) break;
         }
       } catch (error) {
         if (!warnedHistory) {

@@ -355,7 +355,19 @@ export class SlackSandbox {
     if (!channel || !/^[CGD]/.test(String(params.channel))) return { ok: false, error: 'channel_not_found' };
     if (!channel.member) return { ok: false, error: 'not_in_channel' };
     const oldest = Number(params.oldest ?? 0);
-    const latest = params.latest === undefined ? Number.POSITIVE_INFINITY : Number(params.latest);
+    // Slack's cursors are opaque; theirs decode to `next_ts:<ts>`, and so do ours.
+    const cursor =
+      typeof params.cursor === 'string' && params.cursor
+        ? /^next_ts:(\d+\.\d+)$/.exec(Buffer.from(params.cursor, 'base64').toString('utf8'))?.[1]
+        : undefined;
+    if (typeof params.cursor === 'string' && params.cursor && !cursor)
+      return { ok: false, error: 'invalid_cursor' };
+    const latest =
+      cursor !== undefined
+        ? Number(cursor)
+        : params.latest === undefined
+          ? Number.POSITIVE_INFINITY
+          : Number(params.latest);
     const limit = Math.max(1, Math.min(999, Number(params.limit ?? 100) || 100));
     const withMetadata = params.include_all_metadata === true || params.include_all_metadata === 'true';
     const found = this.messages
@@ -373,6 +385,13 @@ export class SlackSandbox {
         ...(withMetadata && message.metadata ? { metadata: message.metadata } : {}),
       })),
       has_more: found.length > limit,
+      ...(found.length > limit
+        ? {
+            response_metadata: {
+              next_cursor: Buffer.from(`next_ts:${found[limit - 1]!.ts}`).toString('base64'),
+            },
+          }
+        : {}),
     };
   }
 
