@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
@@ -216,6 +217,29 @@ describeEachDialect('POST /webhooks/:source', (dialect) => {
     for (const declareLength of [true, false]) {
       expect(await post(declareLength)).toEqual({ status: 413, errors: [], answeredBeforeBodyEnded: false });
     }
+  });
+
+  it.each([
+    [
+      '431 for headers past the limit',
+      `POST /webhooks/site HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(70_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
+    ['400 for a request that is not HTTP', 'HELLO THERE\r\n\r\n', 400, 'malformed_request'],
+  ])('answers %s, with a JSON reason like every other refusal', async (_label, raw, status, error) => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const { port } = new URL(service.url);
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(raw));
+      const parts: Buffer[] = [];
+      socket.on('data', (part: Buffer) => parts.push(part));
+      socket.on('close', () => resolve(Buffer.concat(parts).toString('utf8')));
+      socket.on('error', reject);
+    });
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(head).toMatch(/content-type: application\/json/i);
+    expect(JSON.parse(body!)).toEqual({ error, message: expect.any(String) });
   });
 
   it('answers 415 when the body is not declared as JSON', async () => {

@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { LoadedConfig } from '../config/load-config.ts';
 
@@ -33,6 +34,7 @@ export async function startServer(app: Koa, config: LoadedConfig): Promise<Runni
   server.requestTimeout = request_timeout;
   server.headersTimeout = Math.min(request_timeout, 60_000);
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerMalformedRequest);
 
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', rejectListen);
@@ -53,4 +55,27 @@ export async function startServer(app: Koa, config: LoadedConfig): Promise<Runni
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * Requests Node's parser refuses never reach koa. Node's own answer has no
+ * body; ours says what was wrong in the same `{ error, message }` shape as
+ * every other refusal, so a platform's delivery log shows a reason.
+ */
+function answerMalformedRequest(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'the request was not received in time']
+        : [400, 'Bad Request', 'malformed_request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
