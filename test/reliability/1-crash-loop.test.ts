@@ -4,7 +4,10 @@ import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
+import { SalesforceSandbox } from '../../connectors/salesforce/sandbox.ts';
+import { SlackSandbox } from '../../connectors/slack/sandbox.ts';
 import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { sandboxAuth } from '../fixtures/salesforce/helpers.ts';
 import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
 import { newSecret, writeConnectorFiles } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -13,7 +16,7 @@ import { events, postSigned, sleep } from './common.ts';
 import { record } from './results.ts';
 
 const EVENTS = 5_000;
-/** Of which this many (over CONTACTS emails) also go to HubSpot; the rest to the webhook only. */
+/** Of which this many (over CONTACTS emails) also go to HubSpot, Salesforce and Slack; the rest to the webhook only. */
 const CRM_EVENTS = 1_000;
 const CONTACTS = 250;
 const CONCURRENCY = 20;
@@ -25,20 +28,25 @@ afterAll(async () => {
 });
 
 describe('crash loop', () => {
-  it(`keeps every 2xx of ${EVENTS} events through ≥${MIN_KILLS} SIGKILLs, with no duplicate contact or note`, async () => {
+  it(`keeps every 2xx of ${EVENTS} events through ≥${MIN_KILLS} SIGKILLs, with no duplicate contact, note, Task or alert`, async () => {
     const dir = tempDir('leadrelay-crash-loop-');
     cleanups.push(dir.cleanup);
     const hook = await WebhookSandbox.start();
     const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1_000_000 });
+    const salesforce = await SalesforceSandbox.start({ dailyLimit: 1_000_000 });
+    // Slack's one-message-per-second pacing would make 1,000 alerts take a quarter of an hour.
+    const slack = await SlackSandbox.start({ channelIntervalMs: 0 });
     cleanups.push(
       () => hook.close(),
       () => hubspot.close(),
+      () => salesforce.close(),
+      () => slack.close(),
     );
     const secret = newSecret();
     const dbFile = join(dir.path, 'leadrelay.db');
     const configFile = join(dir.path, 'leadrelay.yaml');
     const routes = [
-      { on: 'lead.qualified', from: 'site', to: ['hook', 'hubspot'] },
+      { on: 'lead.qualified', from: 'site', to: ['hook', 'hubspot', 'salesforce', 'slack'] },
       { on: 'lead.qualified', from: 'bulk', to: ['hook'] },
     ];
     writeFileSync(
@@ -62,6 +70,14 @@ describe('crash loop', () => {
           base_url: hubspot.url,
           rate_limit: 'off',
           concurrency: 8,
+        },
+        salesforce: { type: 'salesforce', ...sandboxAuth(salesforce), rate_limit: 'off' },
+        slack: {
+          type: 'slack',
+          token: slack.token,
+          base_url: slack.url,
+          channel: '#sales',
+          channel_interval: '0s',
         },
       },
     );
@@ -132,7 +148,7 @@ describe('crash loop', () => {
       await until(() => open() === 0, 'every delivery delivered', 90_000);
     } catch (error) {
       console.log(
-        `open deliveries: ${open()}, hook ${hook.delivered().length}, notes ${hubspot.state.notes.size}`,
+        `open deliveries: ${open()}, hook ${hook.delivered().length}, notes ${hubspot.state.notes.size}, tasks ${salesforce.tasks.length}, slack messages ${slack.messages.length}`,
       );
       throw error;
     }
@@ -158,27 +174,69 @@ describe('crash loop', () => {
     );
     const notNoted = crm.filter((_, i) => !noted.has(i)).length;
 
+    // Salesforce: one Lead per email, one Task per event (its transcript names the event).
+    const leadEmails = salesforce.leads.map((lead) => String(lead.Email).toLowerCase());
+    const duplicateLeads = leadEmails.length - new Set(leadEmails).size;
+    const taskEvents = salesforce.tasks.flatMap((task) =>
+      [...String(task.Description).matchAll(/msg \S+ (\d+)/g)].map((m) => Number(m[1])),
+    );
+    const duplicateTasks = taskEvents.length - new Set(taskEvents).size;
+    const notTasked = crm.filter((_, i) => !taskEvents.includes(i)).length;
+
+    // Slack: each alert (or digest) names the leadrelay events it covers in its metadata.
+    const alerted = new Map<string, number>();
+    for (const message of slack.messages) {
+      const ids = String(message.metadata?.event_payload?.event_ids ?? '');
+      for (const id of ids.split(',').filter(Boolean)) alerted.set(id, (alerted.get(id) ?? 0) + 1);
+    }
+    const duplicateAlerts = [...alerted.values()].reduce((sum, n) => sum + n - 1, 0);
+    const crmIds = crm.map((event) => accepted.get(String(event.id))!);
+    const notAlerted = crmIds.filter((id) => !alerted.has(id)).length;
+
+    const duplicated = duplicateContacts + duplicateNotes + duplicateLeads + duplicateTasks + duplicateAlerts;
     record({
       order: 1,
       scenario: 'crash loop',
-      // accepted/delivered count (event, destination) pairs: every event to the webhook, CRM_EVENTS also to HubSpot.
-      load: `${EVENTS} signed events at concurrency ${CONCURRENCY}: all to a webhook, ${CRM_EVENTS} (over ${CONTACTS} contacts) also to HubSpot; ingest ${ingestSeconds.toFixed(0)} s, all delivered after ${deliverSeconds.toFixed(0)} s`,
+      // accepted/delivered count (event, destination) pairs: every event to the webhook, CRM_EVENTS also to HubSpot, Salesforce and Slack.
+      load: `${EVENTS} signed events at concurrency ${CONCURRENCY}: all to a webhook, ${CRM_EVENTS} (over ${CONTACTS} contacts) also to HubSpot, Salesforce and Slack; ingest ${ingestSeconds.toFixed(0)} s, all delivered after ${deliverSeconds.toFixed(0)} s`,
       faults: `${kills} SIGKILLs of serve (HTTP + worker) at random moments; ${connectionErrors} client connection errors, ${non2xx} non-2xx answers, all retried`,
-      accepted: accepted.size + CRM_EVENTS,
-      delivered: accepted.size - notHooked.length + noted.size,
-      lost: lostIngest.length + notHooked.length + notNoted,
-      duplicated: duplicateContacts + duplicateNotes,
-      notes: `webhook: ${hookIds.size} events delivered (${hookRedeliveries} redelivered with the same webhook-id after a kill, allowed: at least once); HubSpot: ${hubspot.state.contacts.size} contacts for ${CONTACTS} emails, ${duplicateContacts} duplicate contacts, ${hubspot.state.notes.size} notes, ${duplicateNotes} duplicate notes`,
+      accepted: accepted.size + 3 * CRM_EVENTS,
+      delivered:
+        accepted.size -
+        notHooked.length +
+        noted.size +
+        new Set(taskEvents).size +
+        crmIds.filter((id) => alerted.has(id)).length,
+      lost: lostIngest.length + notHooked.length + notNoted + notTasked + notAlerted,
+      duplicated,
+      notes: `webhook: ${hookIds.size} events delivered (${hookRedeliveries} redelivered with the same webhook-id after a kill, allowed: at least once); HubSpot: ${hubspot.state.contacts.size} contacts for ${CONTACTS} emails (${duplicateContacts} duplicates), ${hubspot.state.notes.size} notes (${duplicateNotes} duplicates); Salesforce: ${salesforce.leads.length} Leads (${duplicateLeads} duplicates), ${salesforce.tasks.length} Tasks (${duplicateTasks} duplicates); Slack: ${slack.messages.length} messages (alerts and digests) covering ${alerted.size} events, ${duplicateAlerts} events alerted twice`,
     });
     expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(accepted.size).toBe(EVENTS);
-    expect({ lostIngest, notHooked, notNoted, duplicateContacts, duplicateNotes }).toEqual({
+    expect({
+      lostIngest,
+      notHooked,
+      notNoted,
+      notTasked,
+      notAlerted,
+      duplicateContacts,
+      duplicateNotes,
+      duplicateLeads,
+      duplicateTasks,
+      duplicateAlerts,
+    }).toEqual({
       lostIngest: [],
       notHooked: [],
       notNoted: 0,
+      notTasked: 0,
+      notAlerted: 0,
       duplicateContacts: 0,
       duplicateNotes: 0,
+      duplicateLeads: 0,
+      duplicateTasks: 0,
+      duplicateAlerts: 0,
     });
     expect(hubspot.state.contacts.size).toBe(CONTACTS);
+    expect(salesforce.leads.length).toBe(CONTACTS);
   }, 200_000);
 });
