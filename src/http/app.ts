@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { Database } from '../db/database.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { GroupCommit } from '../db/group-commit.ts';
 import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { Logger } from '../util/logger.ts';

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
-import type { GroupCommit } from '../ingest/group-commit.ts';
+import type { GroupCommit } from '../db/group-commit.ts';
 import { receiveEvent } from '../ingest/receive-event.ts';
 import { reject } from '../ingest/rejection.ts';
 import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';

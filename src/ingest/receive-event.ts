@@ -1,8 +1,8 @@
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { SourceConfig } from '../config/main-schema.ts';
+import type { GroupCommit } from '../db/group-commit.ts';
 import { validateCanonicalEvent } from '../event/canonical-event.ts';
 import { newId } from '../util/ids.ts';
-import type { GroupCommit } from './group-commit.ts';
 import { orderingKey } from './ordering-key.ts';
 import { parseJsonBody } from './parse-body.ts';
 import { type Rejection, reject } from './rejection.ts';

@@ -1,10 +1,10 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { notifyOutbox } from '../db/postgres/outbox-channel.ts';
 import { sqliteEventInserter } from '../db/sqlite/insert-events.ts';
 import { SqliteWriterThread } from '../db/sqlite/writer-client.ts';
 import type { Tables } from '../db/tables.ts';
-import { GroupCommit } from './group-commit.ts';
 
 /** An accepted event and the connectors it is routed to, ready to be written. */
 export interface EventToStore {
