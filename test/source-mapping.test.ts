@@ -33,7 +33,7 @@ function mappedEvent(
 }
 
 describe('presets map their platforms’ documented payloads into canonical events', () => {
-  it('Chatwoot: a conversation handed to an agent (status open) is an escalation with the transcript', () => {
+  it('Chatwoot: a conversation handed to an agent (status open) is an escalation with the last message', () => {
     const event = mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open', {
       'x-chatwoot-delivery': 'dlv_42',
     });
@@ -43,16 +43,53 @@ describe('presets map their platforms’ documented payloads into canonical even
       contact: { name: 'Dana Reyes', email: 'dana@acme.example', phone: '+14155550100' },
       conversation: { id: '1042' },
     });
+    // Chatwoot puts only the conversation's last message in this event.
     expect(event.conversation.messages).toEqual([
-      { role: 'bot', text: 'Hi! What brings you here?', at: '2025-11-25T09:58:20.000Z', author: 'Acme Bot' },
       {
         role: 'user',
         text: 'I want to talk to a person about pricing.',
         at: '2025-11-25T09:59:20.000Z',
         author: 'Dana Reyes',
       },
-      { role: 'system', text: 'Conversation was marked open by Acme Bot', at: '2025-11-25T09:59:50.000Z' },
     ]);
+  });
+
+  it('Chatwoot: a resolved conversation is a lead when the contact left an email or phone, else ignored', () => {
+    const resolved = {
+      ...JSON.parse(fixture('chatwoot-conversation-status-changed-open')),
+      status: 'resolved',
+    };
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.chatwoot.map);
+    const lead = applySourceMap(map, resolved, () => undefined, JSON.stringify(resolved));
+    expect(lead).toMatchObject({ kind: 'event', event: { type: 'lead.qualified' } });
+    const anonymous = {
+      ...resolved,
+      meta: { ...resolved.meta, sender: { ...resolved.meta.sender, email: null, phone_number: null } },
+    };
+    expect(applySourceMap(map, anonymous, () => undefined, JSON.stringify(anonymous)).kind).toBe('ignored');
+  });
+
+  it('Chatwoot: every role in messages[] (integer message_type, agent bots)', () => {
+    const open = JSON.parse(fixture('chatwoot-conversation-status-changed-open'));
+    const [last] = open.messages;
+    const roles = [
+      { ...last, message_type: 0 },
+      { ...last, message_type: 1, sender: { id: 2, name: 'Acme Bot', type: 'agent_bot' } },
+      { ...last, message_type: 1, sender: { id: 5, name: 'Sam Agent', type: 'user' } },
+      { ...last, message_type: 2, sender: undefined },
+    ].map((message) => {
+      const payload = { ...open, messages: [message] };
+      const result = applySourceMap(
+        sourceMapSchema.parse(SOURCE_PRESETS.chatwoot.map),
+        payload,
+        () => undefined,
+        JSON.stringify(payload),
+      );
+      if (result.kind !== 'event') throw new Error('ignored');
+      return (result.event as { conversation: { messages: Array<{ role: string }> } }).conversation
+        .messages[0]!.role;
+    });
+    expect(roles).toEqual(['user', 'bot', 'agent', 'system']);
   });
 
   it('Chatwoot: without X-Chatwoot-Delivery the id comes from the payload, the same for a re-send', () => {
@@ -72,7 +109,9 @@ describe('presets map their platforms’ documented payloads into canonical even
       id: 'notif_5c2b9a4e-3f7d-4c1a-9e0b-1d2f3a4b5c6d',
       type: 'conversation.escalated',
       contact: { email: 'dana@acme.example', name: 'Dana Reyes' },
-      conversation: { id: '147' },
+      conversation: { id: '215472621202693', channel: 'conversation' },
+      escalation: { reason: 'assigned to a teammate in Intercom' },
+      metadata: { intercom_page_url: 'https://acme.example/pricing' },
     });
     // HTML is stripped; the assignment part has no body and is left out.
     expect(escalation.conversation.messages).toEqual([
@@ -89,23 +128,62 @@ describe('presets map their platforms’ documented payloads into canonical even
       type: 'feedback.submitted',
       feedback: { rating: 2, comment: 'bot did not understand me' },
     });
+    expect(feedback).not.toHaveProperty('escalation');
   });
 
-  it('Tidio: contact.created → lead with the contact', () => {
+  it('Intercom: conversation.user.created → lead when the author left an email; conversation.admin.open.assigned → escalation', () => {
+    expect(mappedEvent('intercom', 'intercom-conversation-user-created')).toMatchObject({
+      id: 'notif_3ac27816-d27c-45fd-a65a-bbaf021cf780',
+      type: 'lead.qualified',
+      occurred_at: '2025-11-25T09:58:21.000Z',
+      contact: { email: 'dana@acme.example', name: 'Dana Reyes' },
+      conversation: { id: '215472621202693' },
+    });
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.intercom.map);
+    const anonymous = JSON.parse(fixture('intercom-conversation-user-created'));
+    anonymous.data.item.source.author.email = '';
+    expect(applySourceMap(map, anonymous, () => undefined, JSON.stringify(anonymous)).kind).toBe('ignored');
+    const reopened = {
+      ...JSON.parse(fixture('intercom-conversation-admin-assigned')),
+      topic: 'conversation.admin.open.assigned',
+    };
+    expect(applySourceMap(map, reopened, () => undefined, JSON.stringify(reopened))).toMatchObject({
+      kind: 'event',
+      event: { type: 'conversation.escalated' },
+    });
+  });
+
+  it('Tidio: contact.created → lead with the contact, keyed by topic and contact id', () => {
     expect(mappedEvent('tidio', 'tidio-contact-created')).toMatchObject({
-      id: '7307ac4d-2c74-4d32-b7f9-f7d037ed2ebb',
+      id: 'tidio-contact.created-147ae37d-43bc-42a6-bc7b-c10d1525a2f7',
       type: 'lead.qualified',
       occurred_at: '2023-06-19T12:24:05.000Z',
-      contact: { email: 'dana@acme.example', phone: '+14155550100', first_name: 'Dana', last_name: 'Reyes' },
+      contact: {
+        email: 'john.doe@example.com',
+        phone: '123 456 789',
+        name: 'John Doe',
+        first_name: 'John',
+        last_name: 'Doe',
+      },
+      metadata: { tidio_contact_id: '147ae37d-43bc-42a6-bc7b-c10d1525a2f7', tidio_distinct_id: '123456' },
+    });
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.tidio.map);
+    const noContact = { ...JSON.parse(fixture('tidio-contact-created')), content: {} };
+    expect(applySourceMap(map, noContact, () => undefined, JSON.stringify(noContact))).toMatchObject({
+      kind: 'ignored',
+      id: '7307ac4d-2c74-4d32-b7f9-f7d037ed2ebb',
     });
   });
 
   it('Drift: contact_identified → lead', () => {
-    expect(mappedEvent('drift', 'drift-contact-identified')).toMatchObject({
-      id: 'drift-123456-contact_identified-987654321',
+    const event = mappedEvent('drift', 'drift-contact-identified');
+    expect(event).toMatchObject({
+      id: 'drift-123456-contact_identified-349999553',
       type: 'lead.qualified',
-      contact: { email: 'dana@acme.example', name: 'Dana Reyes', phone: '+14155550100' },
+      contact: { email: 'stephen.webel@example.com', name: 'Stephen Webel', phone: '+1 617 555 0123' },
     });
+    // createdAt is when Drift first saw the contact, not when it was identified.
+    expect(event).not.toHaveProperty('occurred_at');
   });
 
   it('Crisp: session:set_email → lead; message:send is ignored', () => {
@@ -117,6 +195,16 @@ describe('presets map their platforms’ documented payloads into canonical even
       occurred_at: '2017-10-02T23:08:16.616Z',
     });
     expect(mapFixture('crisp', 'crisp-message-send').kind).toBe('ignored');
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.crisp.map);
+    const phone = {
+      ...JSON.parse(fixture('crisp-session-set-email')),
+      event: 'session:set_phone',
+      data: { website_id: 'w', session_id: 'session_1', phone: '+33 6 12 34 56 78' },
+    };
+    expect(applySourceMap(map, phone, () => undefined, JSON.stringify(phone))).toMatchObject({
+      kind: 'event',
+      event: { type: 'lead.qualified', contact: { phone: '+33 6 12 34 56 78' } },
+    });
   });
 
   it('Botpress: a hand-off → escalation with roles and authors from messages[{text, author, timestamp}]', () => {
@@ -147,10 +235,7 @@ describe('mapped sources over HTTP', () => {
       sources: {
         chatwoot: { format: 'chatwoot', verify: { secrets: [SECRET] } },
         intercom: { format: 'intercom', verify: { secrets: [SECRET] } },
-        tidio: {
-          format: 'tidio',
-          verify: { scheme: 'token', header: 'X-Leadrelay-Token', secrets: [SECRET] },
-        },
+        tidio: { format: 'tidio', verify: { secrets: [SECRET] } },
         drift: { format: 'drift', verify: { secrets: ['drift-verification-token'] } },
         crisp: { format: 'crisp', verify: { secrets: [SECRET] } },
         botpress: { format: 'botpress', verify: { secrets: [SECRET] } },
@@ -200,7 +285,10 @@ describe('mapped sources over HTTP', () => {
       };
     },
     botpress: () => ({ 'X-Botpress-Token': SECRET }),
-    tidio: () => ({ 'X-Leadrelay-Token': SECRET }),
+    tidio: (body) => {
+      const ts = String(now());
+      return { 'x-tidio-signature': `t=${ts},s=${hex('sha256', SECRET, `${body}_${ts}`)}` };
+    },
     drift: () => ({}),
   };
   const tampered: Record<string, (body: string) => Record<string, string>> = {
@@ -211,13 +299,17 @@ describe('mapped sources over HTTP', () => {
     intercom: (body) => ({ 'X-Hub-Signature': `sha1=${hex('sha1', 'wrong', body)}` }),
     crisp: (body) => ({ ...signed.crisp!(body), 'X-Crisp-Signature': hex('sha256', 'wrong', body) }),
     botpress: () => ({ 'X-Botpress-Token': 'wrong' }),
-    tidio: () => ({ 'X-Leadrelay-Token': 'wrong' }),
+    tidio: (body) => {
+      const ts = String(now());
+      return { 'x-tidio-signature': `t=${ts},s=${hex('sha256', 'wrong', `${body}_${ts}`)}` };
+    },
   };
 
   it.each([
     ['chatwoot', 'chatwoot-conversation-status-changed-open', 'conversation.escalated'],
     ['intercom', 'intercom-conversation-admin-assigned', 'conversation.escalated'],
     ['intercom', 'intercom-conversation-rating-added', 'feedback.submitted'],
+    ['intercom', 'intercom-conversation-user-created', 'lead.qualified'],
     ['tidio', 'tidio-contact-created', 'lead.qualified'],
     ['drift', 'drift-contact-identified', 'lead.qualified'],
     ['crisp', 'crisp-session-set-email', 'lead.qualified'],

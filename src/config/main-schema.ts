@@ -56,20 +56,31 @@ const verifyStandardWebhooks = z.strictObject({
   tolerance: duration.prefault('5m'),
 });
 
-const verifyHmac = z.strictObject({
-  scheme: z.literal('hmac'),
-  secrets,
-  header: z.string().min(1),
-  prefix: z.string().default(''),
-  encoding: z.enum(['hex', 'base64']).default('hex'),
-  algorithm: z.enum(['sha256', 'sha1', 'sha512']).default('sha256'),
-  signed_content: z
-    .string()
-    .refine((text) => text.includes('{body}'), { message: 'must contain {body}' })
-    .default('{body}'),
-  timestamp_header: z.string().optional(),
-  tolerance: duration.prefault('5m'),
-});
+const verifyHmac = z
+  .strictObject({
+    scheme: z.literal('hmac'),
+    secrets,
+    header: z.string().min(1),
+    prefix: z.string().default(''),
+    encoding: z.enum(['hex', 'base64']).default('hex'),
+    algorithm: z.enum(['sha256', 'sha1', 'sha512']).default('sha256'),
+    signed_content: z
+      .string()
+      .refine((text) => text.includes('{body}'), { message: 'must contain {body}' })
+      .default('{body}'),
+    timestamp_header: z.string().optional(),
+    /**
+     * The signature header is `key=value` pairs separated by commas, with the
+     * timestamp and the signature(s) under these keys, e.g. Tidio's
+     * `t=…,s=…[,s=…]`: `{ timestamp: t, signature: s }`. Replaces `timestamp_header`.
+     */
+    header_fields: z.strictObject({ timestamp: z.string().min(1), signature: z.string().min(1) }).optional(),
+    tolerance: duration.prefault('5m'),
+  })
+  .refine((verify) => !(verify.header_fields && verify.timestamp_header), {
+    message: 'give either `timestamp_header` or `header_fields`, not both',
+    path: ['header_fields'],
+  });
 
 const verifyToken = z.strictObject({
   scheme: z.literal('token'),

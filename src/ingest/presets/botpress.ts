@@ -1,10 +1,15 @@
 import type { SourcePreset } from './types.ts';
 
 /**
- * A Botpress human hand-off: the bot posts the conversation with its
- * `messages[{ text, author, timestamp }]` when a user asks for a human.
- * Every such post is an escalation. Botpress sends what the bot's webhook
- * action is told to send, so a shared token header is the default check.
+ * A Botpress human hand-off. Botpress has no hand-off webhook of its own
+ * that could post here: its "Human in the Loop API" integration
+ * (botpress/growth `integrations/hitl-api`) calls `{base}/ping`,
+ * `{base}/createRemoteConversation` and more, without a conversation id or
+ * any credential. So the bot's flow posts this body itself, with a shared
+ * token header, when a user asks for a human:
+ * `{ id, conversation: { id, messages: [{ text, author, timestamp }] } }` —
+ * the message items shaped like that integration's
+ * `createRemoteConversation.payload.messages`. Every such post is an escalation.
  */
 export const botpress: SourcePreset = {
   title: 'Botpress (human hand-off)',

@@ -5,6 +5,16 @@ import type { SourcePreset } from './types.ts';
  * when it is handed to an agent its status becomes `open`: that is the
  * escalation. A resolved conversation whose contact left an email or phone
  * is a lead. `message_created` (one message each) and the rest are ignored.
+ *
+ * Shapes from Chatwoot's source (chatwoot/chatwoot): the status event is the
+ * conversation's `webhook_data` + `event` + `changed_attributes`
+ * (`app/listeners/webhook_listener.rb`); `meta.sender` is the contact and
+ * `messages` holds only the conversation's last non-activity, non-private
+ * message, with an integer `message_type` and `created_at` in Unix seconds
+ * (`app/presenters/conversations/event_data_presenter.rb`,
+ * `app/models/message.rb`). Signed webhooks carry `X-Chatwoot-Signature:
+ * sha256=HEX` over `{X-Chatwoot-Timestamp}.{raw body}` and a delivery id in
+ * `X-Chatwoot-Delivery` (Chatwoot's webhook `secret` description).
  */
 export const chatwoot: SourcePreset = {
   title: 'Chatwoot',
@@ -48,6 +58,7 @@ export const chatwoot: SourcePreset = {
       'escalation.reason': 'handed over to an agent in Chatwoot',
       'metadata.chatwoot_inbox_id': '{{ payload.inbox_id }}',
     },
+    // Only the last message: Chatwoot sends no more in this event.
     messages: {
       from: 'payload.messages',
       when: 'item.content != blank',

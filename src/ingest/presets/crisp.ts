@@ -1,9 +1,16 @@
 import type { SourcePreset } from './types.ts';
 
 /**
- * Crisp website hooks `{ website_id, event, data, timestamp }`, signed with
- * `X-Crisp-Signature` (HMAC-SHA256, hex) over `[{timestamp};{body}]` with
- * `X-Crisp-Request-Timestamp`.
+ * Crisp web hooks `{ website_id, event, data, timestamp }`
+ * (docs.crisp.chat/references/web-hooks/v1). Plugin hooks are signed:
+ * `X-Crisp-Signature` = hex HMAC-SHA256 of `[{X-Crisp-Request-Timestamp};{body}]`
+ * with the plugin's hook secret (also `VerifyHook` in crisp-im/go-crisp-api,
+ * which signs the raw body). Website hooks (a website's own settings) are not
+ * signed at all: see docs/sources.md. Crisp does not document the timestamp's
+ * unit; the hmac scheme reads it as Unix seconds or milliseconds.
+ * `session:set_email` / `session:set_phone` carry `{ website_id, session_id,
+ * email | phone }` (crisp-im/go-crisp-api `crisp/events.go`); `timestamp` is
+ * Unix milliseconds.
  */
 export const crisp: SourcePreset = {
   title: 'Crisp',

@@ -1,11 +1,20 @@
 import type { SourcePreset } from './types.ts';
 
-/** Intercom notification_event webhooks (`X-Hub-Signature: sha1=…` with the app's client secret). */
+/**
+ * Intercom webhook notifications `{ type: "notification_event", id, topic,
+ * app_id, created_at, data: { item } }`, signed `X-Hub-Signature: sha1=HEX`
+ * (HMAC-SHA1 of the body with the app's client secret; developers.intercom.com
+ * "Signed Notifications"). The conversation topics carry a Conversation in
+ * the API 2.x model (`source.author`, `contacts`, `conversation_rating`, and
+ * in `conversation_parts` only the parts the notification is about), as in
+ * the payloads captured in zulip/zulip `zerver/webhooks/intercom/fixtures/`.
+ */
 export const intercom: SourcePreset = {
   title: 'Intercom',
   verify: { scheme: 'hmac', header: 'X-Hub-Signature', prefix: 'sha1=', algorithm: 'sha1', encoding: 'hex' },
   events: [
     ['conversation.admin.assigned', 'conversation.escalated'],
+    ['conversation.admin.open.assigned', 'conversation.escalated'],
     ['conversation.rating.added', 'feedback.submitted'],
     ['conversation.user.created (author has an email)', 'lead.qualified'],
   ],
@@ -13,6 +22,7 @@ export const intercom: SourcePreset = {
     id: '{{ payload.id }}',
     type: [
       { when: "payload.topic == 'conversation.admin.assigned'", value: 'conversation.escalated' },
+      { when: "payload.topic == 'conversation.admin.open.assigned'", value: 'conversation.escalated' },
       { when: "payload.topic == 'conversation.rating.added'", value: 'feedback.submitted' },
       {
         when: "payload.topic == 'conversation.user.created' and payload.data.item.source.author.email != blank",
@@ -24,17 +34,20 @@ export const intercom: SourcePreset = {
       'contact.name': '{{ payload.data.item.source.author.name }}',
       'contact.email': '{{ payload.data.item.source.author.email }}',
       'conversation.id': '{{ payload.data.item.id }}',
-      'conversation.channel': '{{ payload.data.item.source.delivered_as }}',
-      'conversation.url': '{{ payload.data.item.source.url }}',
+      // `conversation` (the Messenger), `email`, `facebook`, `whatsapp`, …
+      'conversation.channel': '{{ payload.data.item.source.type }}',
       'feedback.rating': '{{ payload.data.item.conversation_rating.rating }}',
       'feedback.comment': '{{ payload.data.item.conversation_rating.remark }}',
       'escalation.reason':
-        "{% if payload.topic == 'conversation.admin.assigned' %}assigned to a teammate in Intercom{% endif %}",
+        "{% if payload.topic contains 'assigned' %}assigned to a teammate in Intercom{% endif %}",
+      'metadata.intercom_app_id': '{{ payload.app_id }}',
+      'metadata.intercom_contact_id': '{{ payload.data.item.source.author.id }}',
+      'metadata.intercom_page_url': '{{ payload.data.item.source.url }}',
     },
     messages: {
       from: 'payload.data.item.conversation_parts.conversation_parts',
       when: 'item.body != blank',
-      role: "{% if item.author.type == 'user' or item.author.type == 'lead' %}user{% elsif item.author.type == 'bot' %}bot{% else %}agent{% endif %}",
+      role: "{% if item.author.type == 'user' or item.author.type == 'lead' or item.author.type == 'contact' %}user{% elsif item.author.type == 'bot' %}bot{% else %}agent{% endif %}",
       text: '{{ item.body | strip_html }}',
       at: '{{ item.created_at | iso_time }}',
       author: '{{ item.author.name }}',

@@ -13,13 +13,22 @@ export interface HmacOptions {
   /** What is signed: `{body}`, or e.g. `{timestamp}.{body}`. */
   signedContent: string;
   timestampHeader?: string | undefined;
+  /**
+   * When set, `header` is a list of `key=value` pairs separated by commas: the
+   * timestamp under `timestamp`, one or more signatures under `signature`
+   * (Tidio's `t=…,s=…,s=…`, Stripe-style `t=…,v1=…`).
+   */
+  headerFields?: { timestamp: string; signature: string } | undefined;
   toleranceMs: number;
 }
 
 /**
  * The many platforms that sign "HMAC of the body (maybe with a timestamp),
- * hex or base64, behind a prefix" (GitHub-style `sha256=…`, Chatwoot,
- * Intercom's `sha1=…`).
+ * hex or base64, behind a prefix" (GitHub-style `sha256=…`, Chatwoot's
+ * `{timestamp}.{body}`, Intercom's `sha1=…`, Crisp's `[{timestamp};{body}]`,
+ * Tidio's `t=…,s=…` over `{body}_{timestamp}`). The timestamp may be Unix
+ * seconds or milliseconds; it is signed as received and only read as a
+ * number to check it is within the tolerance.
  */
 export function verifyHmac(
   options: HmacOptions,
@@ -29,24 +38,57 @@ export function verifyHmac(
 ): Verdict {
   const header = headers(options.header.toLowerCase());
   if (!header) return rejected(`missing ${options.header} header`);
+
   let timestamp = '';
-  if (options.timestampHeader) {
-    timestamp = headers(options.timestampHeader.toLowerCase()) ?? '';
-    const fresh = checkTimestamp(timestamp || undefined, options.toleranceMs, nowMs);
+  let signatures: string[];
+  if (options.headerFields) {
+    const { timestamp: timestampKey, signature: signatureKey } = options.headerFields;
+    const fields = parseHeaderFields(header);
+    const offered = fields.get(signatureKey) ?? [];
+    if (!fields.has(timestampKey) || offered.length === 0) {
+      return rejected(`${options.header} must look like ${timestampKey}=TIMESTAMP,${signatureKey}=SIGNATURE`);
+    }
+    timestamp = fields.get(timestampKey)![0]!;
+    const fresh = checkTimestamp(timestamp, options.toleranceMs, nowMs, true);
     if (!fresh.ok) return fresh;
+    signatures = offered;
+  } else {
+    if (options.timestampHeader) {
+      timestamp = headers(options.timestampHeader.toLowerCase()) ?? '';
+      const fresh = checkTimestamp(timestamp || undefined, options.toleranceMs, nowMs, true);
+      if (!fresh.ok) return fresh;
+    }
+    signatures = [header.trim()];
   }
-  const offered = header.trim().startsWith(options.prefix)
-    ? header.trim().slice(options.prefix.length)
-    : undefined;
-  if (offered === undefined) return rejected(`signature must start with "${options.prefix}"`);
-  const offeredBytes = Buffer.from(offered, options.encoding);
+
+  const offered: Buffer[] = [];
+  for (const signature of signatures) {
+    if (!signature.startsWith(options.prefix))
+      return rejected(`signature must start with "${options.prefix}"`);
+    offered.push(Buffer.from(signature.slice(options.prefix.length), options.encoding));
+  }
 
   let matched = false;
+  // Every secret against every signature, so timing does not reveal which matched.
   for (const secret of options.secrets) {
     const expected = hmacDigest(options, secret, timestamp, body);
-    matched = constantTimeEqual(expected, offeredBytes) || matched;
+    for (const signature of offered) matched = constantTimeEqual(expected, signature) || matched;
   }
   return matched ? VERIFIED : rejected('no signature matches');
+}
+
+/** `t=1,s=ab,s=cd` → `t → [1]`, `s → [ab, cd]`; keys and values trimmed, pairs without `=` skipped. */
+function parseHeaderFields(header: string): Map<string, string[]> {
+  const fields = new Map<string, string[]>();
+  for (const item of header.split(',')) {
+    const at = item.indexOf('=');
+    if (at < 0) continue;
+    const key = item.slice(0, at).trim();
+    const value = item.slice(at + 1).trim();
+    if (!value) continue;
+    fields.set(key, [...(fields.get(key) ?? []), value]);
+  }
+  return fields;
 }
 
 /** The raw digest for `signedContent` with `{timestamp}` and `{body}` filled in, body as exact bytes. */

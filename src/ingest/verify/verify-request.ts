@@ -29,6 +29,7 @@ export function verifyRequest(
           algorithm: config.algorithm,
           signedContent: config.signed_content,
           timestampHeader: config.timestamp_header,
+          headerFields: config.header_fields,
           toleranceMs: config.tolerance,
         },
         headers,
@@ -78,16 +79,19 @@ export function signRequest(
     case 'standard-webhooks':
       return standardWebhookHeaders(config.secrets[0]!, id, body, seconds);
     case 'hmac': {
-      const timestamp = config.timestamp_header ? String(seconds) : '';
+      const timestamp = config.timestamp_header || config.header_fields ? String(seconds) : '';
       const digest = hmacDigest(
         { algorithm: config.algorithm, signedContent: config.signed_content },
         config.secrets[0]!,
         timestamp,
         Buffer.from(body, 'utf8'),
       );
-      const headers: Record<string, string> = {
-        [config.header]: config.prefix + digest.toString(config.encoding),
-      };
+      const signature = config.prefix + digest.toString(config.encoding);
+      if (config.header_fields) {
+        const { timestamp: t, signature: s } = config.header_fields;
+        return { [config.header]: `${t}=${timestamp},${s}=${signature}` };
+      }
+      const headers: Record<string, string> = { [config.header]: signature };
       if (config.timestamp_header) headers[config.timestamp_header] = timestamp;
       return headers;
     }
