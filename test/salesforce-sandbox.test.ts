@@ -1,3 +1,4 @@
+import jsforce from 'jsforce';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_DEFAULTS, SalesforceSandbox } from '../connectors/salesforce/sandbox.ts';
 
@@ -293,5 +294,82 @@ describe('Salesforce sandbox', () => {
       tasks: expect.any(Array),
     });
     expect(state.leads.length).toBe(sandbox.leads.length);
+  });
+});
+
+describe('Salesforce sandbox failRandomly (driven by jsforce, as the connector is)', () => {
+  async function start() {
+    const own = await SalesforceSandbox.start();
+    const conn = new jsforce.Connection({
+      instanceUrl: own.url,
+      accessToken: SANDBOX_DEFAULTS.accessToken,
+      version: '62.0',
+    });
+    return { own, conn };
+  }
+  const lead = (n: number) => ({ LastName: `Reyes ${n}`, Company: 'Acme', Email: `dana${n}@acme.example` });
+  /** What jsforce threw (creates are POSTs, which jsforce never retries). */
+  const failure = (call: Promise<unknown>) =>
+    call.then(
+      () => {
+        throw new Error('expected the call to fail');
+      },
+      (error: unknown) => error as { errorCode?: string; code?: string; name?: string },
+    );
+
+  it("with rate 1 fails the next call with one of the faults, in Salesforce's shapes; with rate 0 none", async () => {
+    const { own, conn } = await start();
+    try {
+      own.failRandomly(1, [{ errorCode: 'SERVER_UNAVAILABLE' }, { errorCode: 'UNABLE_TO_LOCK_ROW' }]);
+      for (let i = 0; i < 6; i++) {
+        const error = await failure(conn.sobject('Lead').create(lead(i)));
+        expect(['SERVER_UNAVAILABLE', 'UNABLE_TO_LOCK_ROW']).toContain(error.errorCode);
+      }
+      expect(own.leads).toHaveLength(0);
+      expect(own.apiRequests().every((r) => r.status === 400 || r.status === 503)).toBe(true);
+
+      // The token endpoint gets no fault that does not name it.
+      const oauth2 = new jsforce.OAuth2({
+        loginUrl: own.url,
+        clientId: SANDBOX_DEFAULTS.clientId,
+        clientSecret: SANDBOX_DEFAULTS.clientSecret,
+      });
+      await expect(oauth2.requestToken({ grant_type: 'client_credentials' })).resolves.toMatchObject({
+        access_token: expect.any(String),
+      });
+
+      own.failRandomly(0, [{ errorCode: 'SERVER_UNAVAILABLE' }]);
+      for (let i = 0; i < 5; i++) await conn.sobject('Lead').create(lead(i));
+      expect(own.leads).toHaveLength(5);
+      expect((await conn.query('SELECT Id FROM Lead')).totalSize).toBe(5);
+      const counted = [...own.injected.values()].reduce((sum, n) => sum + n, 0);
+      expect(counted).toBe(6);
+      expect(
+        [...own.injected.keys()].every((kind) =>
+          ['503 SERVER_UNAVAILABLE', '400 UNABLE_TO_LOCK_ROW'].includes(kind),
+        ),
+      ).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('performs a write whose answer is lost, and fits faults to requests by match', async () => {
+    const { own, conn } = await start();
+    try {
+      own.failRandomly(1, [
+        { afterEffect: true, reset: true, match: { method: 'POST', path: '/sobjects/Task' } },
+      ]);
+      // A Lead does not fit the fault.
+      const created = await conn.sobject('Lead').create(lead(1));
+      const error = await failure(
+        conn.sobject('Task').create({ Subject: 'kept', WhoId: created.id!, Status: 'Completed' }),
+      );
+      expect(error).toMatchObject({ name: 'FetchError', code: 'ECONNRESET' });
+      expect(own.tasks.map((task) => task.Subject)).toEqual(['kept']);
+      expect(own.injected).toEqual(new Map([['performed, then connection dropped', 1]]));
+    } finally {
+      await own.close();
+    }
   });
 });

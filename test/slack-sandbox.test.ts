@@ -1,4 +1,10 @@
-import { type WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebClient } from '@slack/web-api';
+import {
+  type WebAPIHTTPError,
+  WebAPIPlatformError,
+  WebAPIRateLimitedError,
+  WebAPIRequestError,
+  WebClient,
+} from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SlackSandbox } from '../connectors/slack/sandbox.ts';
 
@@ -176,5 +182,63 @@ describe('Slack sandbox (driven by the real @slack/web-api client)', () => {
     expect(
       await failure(client.conversations.history({ channel: 'C0SALES01', cursor: 'bogus' })),
     ).toMatchObject({ data: { error: 'invalid_cursor' } });
+  });
+
+  it('failRandomly: with rate 1 the next call fails with one of the faults, for any method; with rate 0 none', async () => {
+    const { slack, client } = await start({ channelIntervalMs: 0 });
+    slack.failRandomly(1, [
+      { status: 429, retryAfter: 2 },
+      { error: 'internal_error' },
+      { error: 'ratelimited' },
+    ]);
+    for (let i = 0; i < 6; i++) {
+      const error = await failure(client.chat.postMessage({ channel: '#sales', text: `lost ${i}` }));
+      if (error instanceof WebAPIRateLimitedError) expect(error.retryAfter).toBe(2);
+      else {
+        expect(error).toBeInstanceOf(WebAPIPlatformError);
+        const data = (error as WebAPIPlatformError).data;
+        expect(['internal_error', 'ratelimited']).toContain(data.error);
+        if (data.error === 'ratelimited') expect(data.response_metadata?.retryAfter).toBe(1);
+      }
+    }
+    // Read-only methods get them too.
+    await failure(client.conversations.history({ channel: 'C0SALES01' }));
+    expect(slack.messages).toHaveLength(0);
+    const counted = [...slack.injected.values()].reduce((sum, n) => sum + n, 0);
+    expect(counted).toBe(7);
+    expect(
+      [...slack.injected.keys()].every((kind) =>
+        ['HTTP 429', 'internal_error', 'ratelimited'].includes(kind),
+      ),
+    ).toBe(true);
+
+    // A fault naming a method fits that method only.
+    slack.failRandomly(1, [{ method: 'conversations.history', error: 'internal_error' }]);
+    await client.chat.postMessage({ channel: '#sales', text: 'fits no fault' });
+    slack.failRandomly(0, [{ error: 'internal_error' }]);
+    for (let i = 0; i < 5; i++) await client.chat.postMessage({ channel: '#sales', text: `kept ${i}` });
+    expect(slack.messages).toHaveLength(6);
+    expect((await client.conversations.history({ channel: 'C0SALES01' })).messages).toHaveLength(6);
+    expect([...slack.injected.values()].reduce((sum, n) => sum + n, 0)).toBe(7);
+  });
+
+  it('failRandomly: a message stored whose answer is lost (dropped connection), and slow answers', async () => {
+    const { slack, client } = await start({ channelIntervalMs: 0 });
+    slack.failRandomly(1, [{ afterEffect: true, lateAnswerMs: 50 }]);
+    const error = await failure(client.chat.postMessage({ channel: '#sales', text: 'kept' }));
+    expect(error).toBeInstanceOf(WebAPIRequestError);
+    expect(slack.messages.map((m) => m.text)).toEqual(['kept']);
+    expect(slack.calls.at(-1)).toMatchObject({ method: 'chat.postMessage', status: 0 });
+
+    slack.failRandomly(1, [{ delayMs: 150 }]);
+    const started = Date.now();
+    await client.chat.postMessage({ channel: '#sales', text: 'slow' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(slack.injected).toEqual(
+      new Map([
+        ['performed, then connection dropped after 50 ms', 1],
+        ['slow 150 ms', 1],
+      ]),
+    );
   });
 });

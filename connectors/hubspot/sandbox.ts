@@ -13,9 +13,15 @@ export interface HubSpotSandboxOptions {
   portalId?: number;
 }
 
+/**
+ * What the sandbox answers instead of its normal answer. `{}` is a 500; a
+ * status alone gets HubSpot's body for it (429: the TEN_SECONDLY_ROLLING
+ * body and rate-limit headers); `delayMs` alone only slows the normal answer.
+ */
 export interface HubSpotFault {
   status?: number;
   body?: unknown;
+  /** Wait before answering (with a status: a timeout that took no effect; alone: a slow answer). */
   delayMs?: number;
   /** Drop the connection without answering. */
   reset?: boolean;
@@ -23,6 +29,8 @@ export interface HubSpotFault {
   path?: string;
   /** Let the request take effect, then (after `delayMs`) drop the connection: the write happened, the answer is lost. */
   afterEffect?: boolean;
+  /** How `injected` counts it (default: from the fields, e.g. `429`, `reset`, `slow 200 ms`). */
+  kind?: string;
 }
 
 export interface LoggedRequest {
@@ -52,7 +60,11 @@ export class HubSpotSandbox {
   readonly expiredTokens = new Set<string>();
   /** Tokens that lack the contacts write scope. */
   readonly tokensWithoutScopes = new Set<string>();
+  /** Faults injected so far (queued and random), by kind. */
+  readonly injected = new Map<string, number>();
   private readonly faults: HubSpotFault[] = [];
+  private failureRate = 0;
+  private randomFaults: HubSpotFault[] = [];
   private readonly window: number[] = [];
   private dailyCount = 0;
 
@@ -77,6 +89,18 @@ export class HubSpotSandbox {
     for (let i = 0; i < count; i++) this.faults.push(fault);
   }
 
+  /**
+   * From now on each request fails with probability `rate`, with one of the
+   * `faults` whose `path` fits it, picked at random. Every request can get one,
+   * read-only look-ups included: they are leadrelay's check before redo, which
+   * must not take a failed look-up for "not there" (HubSpot has no token
+   * endpoint for private apps). `failNext` faults come first; `rate` 0 stops.
+   */
+  failRandomly(rate: number, faults: HubSpotFault[]): void {
+    this.failureRate = rate;
+    this.randomFaults = faults;
+  }
+
   /** Answers that were 429. */
   rateLimited(): number {
     return this.log.filter((entry) => entry.status === 429).length;
@@ -97,17 +121,36 @@ export class HubSpotSandbox {
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
 
-    const faultIndex = this.faults.findIndex((fault) => !fault.path || url.pathname.includes(fault.path));
-    const fault = faultIndex >= 0 ? this.faults.splice(faultIndex, 1)[0] : undefined;
+    const fits = (fault: HubSpotFault) => !fault.path || url.pathname.includes(fault.path);
+    const faultIndex = this.faults.findIndex(fits);
+    const fault =
+      faultIndex >= 0
+        ? this.faults.splice(faultIndex, 1)[0]
+        : this.randomFault(this.randomFaults.filter(fits));
+    if (fault) {
+      const kind = faultKind(fault);
+      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
+    }
+    const slowOnly =
+      fault !== undefined &&
+      !fault.afterEffect &&
+      !fault.reset &&
+      fault.status === undefined &&
+      fault.body === undefined &&
+      (fault.delayMs ?? 0) > 0;
     if (fault?.delayMs && !fault.afterEffect)
       await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-    if (fault && !fault.afterEffect) {
+    if (fault && !fault.afterEffect && !slowOnly) {
       if (fault.reset) {
         this.log.push({ method, path: url.pathname, status: 0, at: Date.now() });
         req.socket.destroy();
         return;
       }
-      return send(fault.status ?? 500, fault.body ?? hubspotError('INTERNAL_ERROR', 'internal error'));
+      const status = fault.status ?? 500;
+      if (status === 429 && fault.body === undefined) {
+        return send(429, tenSecondlyBody(), { ...this.limitHeaders(), 'x-hubspot-ratelimit-remaining': '0' });
+      }
+      return send(status, fault.body ?? serverErrorBody(status));
     }
 
     const auth = this.authenticate(req.headers.authorization);
@@ -194,16 +237,7 @@ export class HubSpotSandbox {
         headers: { ...this.limitHeaders(), 'x-hubspot-ratelimit-daily-remaining': '0' },
       };
     }
-    if (this.window.length >= max) {
-      return {
-        body: {
-          ...hubspotError('RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.'),
-          errorType: 'RATE_LIMIT',
-          policyName: 'TEN_SECONDLY_ROLLING',
-        },
-        headers: this.limitHeaders(),
-      };
-    }
+    if (this.window.length >= max) return { body: tenSecondlyBody(), headers: this.limitHeaders() };
     this.window.push(now);
     this.dailyCount++;
     return undefined;
@@ -219,6 +253,12 @@ export class HubSpotSandbox {
       'x-hubspot-ratelimit-daily': String(daily),
       'x-hubspot-ratelimit-daily-remaining': String(Math.max(0, daily - this.dailyCount)),
     };
+  }
+
+  private randomFault(candidates: HubSpotFault[]): HubSpotFault | undefined {
+    if (this.failureRate <= 0 || candidates.length === 0 || Math.random() >= this.failureRate)
+      return undefined;
+    return candidates[Math.floor(Math.random() * candidates.length)];
   }
 
   private route(method: string, url: URL, body: Record<string, unknown>): { status: number; body?: unknown } {
@@ -429,6 +469,36 @@ function notFoundError(ids: string[]): unknown {
     ),
     context: { ids },
   };
+}
+
+/** HubSpot's 429 for the rolling ten-second limit (it sends no Retry-After). */
+function tenSecondlyBody(): Record<string, unknown> {
+  return {
+    ...hubspotError('RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.'),
+    errorType: 'RATE_LIMIT',
+    policyName: 'TEN_SECONDLY_ROLLING',
+  };
+}
+
+/** The body of a 5xx when the fault names none: HubSpot's error shape, its usual wording per status. */
+function serverErrorBody(status: number): Record<string, unknown> {
+  const messages: Record<number, string> = {
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+    504: 'Gateway Timeout',
+  };
+  return hubspotError('INTERNAL_ERROR', messages[status] ?? 'internal error');
+}
+
+/** How a fault is counted in `injected`. */
+function faultKind(fault: HubSpotFault): string {
+  if (fault.kind) return fault.kind;
+  const delay = fault.delayMs ? ` after ${fault.delayMs} ms` : '';
+  if (fault.afterEffect) return `performed, then connection dropped${delay}`;
+  if (fault.reset) return `reset${delay}`;
+  if (fault.status === undefined && fault.body === undefined && fault.delayMs)
+    return `slow ${fault.delayMs} ms`;
+  return `${fault.status ?? 500}${delay}`;
 }
 
 export function hubspotError(category: string, message: string): Record<string, unknown> {

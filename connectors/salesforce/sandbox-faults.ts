@@ -17,18 +17,41 @@ export interface SandboxFault {
   reset?: boolean;
   /** Perform the request first, then answer with the fault: the write happened, the answer is lost. */
   afterEffect?: boolean;
-  /** Which request gets it; default: the next REST API (`/services/data/…`) request. */
+  /** Which request gets it; default: any REST API (`/services/data/…`) request. */
   match?: { method?: string; path?: string | RegExp };
+  /** How `injected` counts it (default: from the fields, e.g. `503 SERVER_UNAVAILABLE`, `reset`). */
+  kind?: string;
+}
+
+/** Whether `fault` is meant for this request. */
+export function faultMatches(fault: SandboxFault, method: string, path: string): boolean {
+  const match = fault.match ?? {};
+  if (match.method && match.method.toUpperCase() !== method) return false;
+  if (match.path === undefined) return path.startsWith('/services/data/');
+  return typeof match.path === 'string' ? path.includes(match.path) : match.path.test(path);
 }
 
 export function takeFault(faults: SandboxFault[], method: string, path: string): SandboxFault | undefined {
-  const index = faults.findIndex((fault) => {
-    const match = fault.match ?? {};
-    if (match.method && match.method.toUpperCase() !== method) return false;
-    if (match.path === undefined) return path.startsWith('/services/data/');
-    return typeof match.path === 'string' ? path.includes(match.path) : match.path.test(path);
-  });
+  const index = faults.findIndex((fault) => faultMatches(fault, method, path));
   return index < 0 ? undefined : faults.splice(index, 1)[0];
+}
+
+/** How a fault is counted: `503 SERVER_UNAVAILABLE`, `reset`, `slow 200 ms`, `performed, then connection dropped`… */
+export function faultKind(fault: SandboxFault): string {
+  if (fault.kind) return fault.kind;
+  const delay = fault.delayMs ? ` after ${fault.delayMs} ms` : '';
+  const answers = fault.status !== undefined || fault.errorCode !== undefined || fault.body !== undefined;
+  const answer = answers
+    ? [faultAnswer(fault).status, fault.errorCode ?? (fault.body === undefined ? undefined : 'raw body')]
+        .filter((part) => part !== undefined)
+        .join(' ')
+    : undefined;
+  if (fault.afterEffect) {
+    if (fault.reset) return `performed, then connection dropped${delay}`;
+    return answer ? `performed, then ${answer}${delay}` : `performed, answer${delay || ' as usual'}`;
+  }
+  if (fault.reset) return `reset${delay}`;
+  return answer ? `${answer}${delay}` : `slow ${fault.delayMs ?? 0} ms`;
 }
 
 export function faultAnswer(fault: SandboxFault): Answer {

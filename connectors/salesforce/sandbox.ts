@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
 import { collection } from './sandbox-collections.ts';
 import { type Answer, notFound, RequestError } from './sandbox-errors.ts';
-import { faultAnswer, type SandboxFault, takeFault } from './sandbox-faults.ts';
+import { faultAnswer, faultKind, faultMatches, type SandboxFault, takeFault } from './sandbox-faults.ts';
 import { answerTokenRequest } from './sandbox-oauth.ts';
 import { SandboxQueries } from './sandbox-query.ts';
 import { SandboxOrg, type SandboxRecord } from './sandbox-records.ts';
@@ -80,12 +80,16 @@ export class SalesforceSandbox {
   dailyLimit: number;
   /** The most requests that were being handled at the same moment. */
   peakConcurrency = 0;
+  /** Faults injected so far (queued and random), by kind. */
+  readonly injected = new Map<string, number>();
 
   private readonly org: SandboxOrg;
   private readonly rules: SandboxRules;
   private readonly queries: SandboxQueries;
   private readonly tokens = new Set<string>();
   private readonly faults: SandboxFault[] = [];
+  private failureRate = 0;
+  private randomFaults: SandboxFault[] = [];
   private readonly options: Required<
     Pick<SalesforceSandboxOptions, 'clientId' | 'clientSecret' | 'refreshToken' | 'queryPageSize'>
   > &
@@ -209,6 +213,27 @@ export class SalesforceSandbox {
     for (let i = 0; i < count; i++) this.faults.push(fault);
   }
 
+  /**
+   * From now on each request fails with probability `rate`, with one of the
+   * `faults` whose `match` fits it, picked at random. As with `failNext`, a
+   * fault without `match` fits every REST API request, SOQL look-ups included
+   * (they are leadrelay's check before redo); the OAuth token endpoint gets
+   * only faults that name it in `match.path`: in production it is another
+   * host (login.salesforce.com, or My Domain) with its own error shape, asked
+   * once per process, and its failures have `failNext` tests of their own.
+   * `failNext` faults come first; `rate` 0 stops.
+   */
+  failRandomly(rate: number, faults: SandboxFault[]): void {
+    this.failureRate = rate;
+    this.randomFaults = faults;
+  }
+
+  private randomFault(method: string, path: string): SandboxFault | undefined {
+    if (this.failureRate <= 0 || Math.random() >= this.failureRate) return undefined;
+    const candidates = this.randomFaults.filter((fault) => faultMatches(fault, method, path));
+    return candidates[Math.floor(Math.random() * candidates.length)];
+  }
+
   /* ---------------- HTTP ---------------- */
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -250,7 +275,11 @@ export class SalesforceSandbox {
       });
       return;
     }
-    const fault = takeFault(this.faults, method, url.pathname);
+    const fault = takeFault(this.faults, method, url.pathname) ?? this.randomFault(method, url.pathname);
+    if (fault) {
+      const kind = faultKind(fault);
+      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
+    }
     if (fault && !fault.afterEffect) {
       if (fault.delayMs) await sleep(fault.delayMs);
       if (fault.reset) {

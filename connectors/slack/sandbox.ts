@@ -14,7 +14,7 @@ export interface SandboxChannel {
 
 /** What the sandbox answers instead of the normal answer, for the next calls of `method`. */
 export interface SlackFault {
-  /** Which Web API method it hits (default `chat.postMessage`). */
+  /** Which Web API method it hits (`failNext`: default `chat.postMessage`; `failRandomly`: default any). */
   method?: string;
   /** Answer HTTP 200 `{ ok: false, error }` with this code (`channel_not_found`, `internal_error`, …). */
   error?: string;
@@ -28,6 +28,10 @@ export interface SlackFault {
   lateAnswerMs?: number;
   /** Drop the connection without answering. */
   reset?: boolean;
+  /** Handle the call as usual (a message is stored), then drop the connection (after `lateAnswerMs`, if set); `status` and `error` are ignored. */
+  afterEffect?: boolean;
+  /** How `injected` counts it (default: from the fields, e.g. `HTTP 429`, `internal_error`, `reset`). */
+  kind?: string;
 }
 
 /** A message the sandbox accepted. */
@@ -81,7 +85,11 @@ export class SlackSandbox {
   readonly messages: SandboxMessage[] = [];
   readonly calls: SandboxCall[] = [];
   readonly channels: SandboxChannel[];
+  /** Faults injected so far (queued and random), by kind. */
+  readonly injected = new Map<string, number>();
   private readonly faults: SlackFault[] = [];
+  private failureRate = 0;
+  private randomFaults: SlackFault[] = [];
   private readonly lastPost = new Map<string, number>();
   private lastTs = 0;
   private inactive = false;
@@ -119,6 +127,20 @@ export class SlackSandbox {
   /** The next `count` calls of `fault.method` (default chat.postMessage) get `fault`. */
   failNext(count: number, fault: SlackFault): void {
     for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  /**
+   * From now on each Web API call fails with probability `rate`, with one of
+   * the `faults` for its method (a fault without `method` fits every method)
+   * picked at random. Read-only calls (`conversations.history`,
+   * `conversations.list`, `auth.test`) get them too: history is leadrelay's
+   * check before re-posting, which must not take a failed look-up for "not
+   * posted". The `/_sandbox/…` inspection never fails. `failNext` faults come
+   * first; `rate` 0 stops.
+   */
+  failRandomly(rate: number, faults: SlackFault[]): void {
+    this.failureRate = rate;
+    this.randomFaults = faults;
   }
 
   /** From now on every call answers `account_inactive` (the app was uninstalled). */
@@ -171,7 +193,11 @@ export class SlackSandbox {
     }
     const { params, encoding } = parseBody(raw, req.headers['content-type'] ?? '', req.url ?? '');
     const index = this.faults.findIndex((fault) => (fault.method ?? 'chat.postMessage') === method);
-    const fault = index >= 0 ? this.faults.splice(index, 1)[0] : undefined;
+    const fault = index >= 0 ? this.faults.splice(index, 1)[0] : this.randomFault(method);
+    if (fault) {
+      const kind = faultKind(fault);
+      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
+    }
     const call: SandboxCall = {
       method,
       at: Date.now(),
@@ -180,7 +206,7 @@ export class SlackSandbox {
       channel: typeof params.channel === 'string' ? params.channel : undefined,
     };
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-    if (fault?.reset) {
+    if (fault?.reset && !fault.afterEffect) {
       call.status = 0;
       this.calls.push(call);
       req.socket.destroy();
@@ -189,11 +215,11 @@ export class SlackSandbox {
     let status = 200;
     let answer: Record<string, unknown>;
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-    if (fault?.status) {
+    if (fault?.status && !fault.afterEffect) {
       status = fault.status;
       answer = { ok: false, error: status === 429 ? 'ratelimited' : `http_${status}` };
       if (status === 429) headers['retry-after'] = String(fault.retryAfter ?? 1);
-    } else if (fault?.error) {
+    } else if (fault?.error && !fault.afterEffect) {
       answer = { ok: false, error: fault.error };
       if (fault.error === 'ratelimited') headers['retry-after'] = String(fault.retryAfter ?? 1);
     } else {
@@ -207,12 +233,26 @@ export class SlackSandbox {
       }
     }
     if (fault?.lateAnswerMs) await new Promise((resolve) => setTimeout(resolve, fault.lateAnswerMs));
+    if (fault?.afterEffect) {
+      call.status = 0;
+      this.calls.push(call);
+      req.socket.destroy();
+      return;
+    }
     call.status = status;
     call.error = answer.ok === false ? String(answer.error) : undefined;
     this.calls.push(call);
     if (res.destroyed) return;
     res.writeHead(status, headers);
     res.end(JSON.stringify(answer));
+  }
+
+  private randomFault(method: string): SlackFault | undefined {
+    if (this.failureRate <= 0 || Math.random() >= this.failureRate) return undefined;
+    const candidates = this.randomFaults.filter(
+      (fault) => fault.method === undefined || fault.method === method,
+    );
+    return candidates[Math.floor(Math.random() * candidates.length)];
   }
 
   private authenticate(req: IncomingMessage, params: Record<string, unknown>): string | undefined {
@@ -429,6 +469,19 @@ export class SlackSandbox {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found');
   }
+}
+
+/** How a fault is counted: `HTTP 429`, `internal_error`, `reset`, `slow 200 ms`, `posted, answer after 1200 ms`… */
+function faultKind(fault: SlackFault): string {
+  if (fault.kind) return fault.kind;
+  const delay = fault.delayMs ? ` after ${fault.delayMs} ms` : '';
+  const late = fault.lateAnswerMs ? ` after ${fault.lateAnswerMs} ms` : '';
+  if (fault.afterEffect) return `performed, then connection dropped${late}`;
+  if (fault.reset) return `reset${delay}`;
+  const answer = fault.status ? `HTTP ${fault.status}` : fault.error;
+  if (answer) return `${answer}${delay}${late ? `, answered${late}` : ''}`;
+  if (fault.lateAnswerMs) return `performed, answer${late}`;
+  return `slow ${fault.delayMs ?? 0} ms`;
 }
 
 /** Form or JSON body (query parameters too, as Slack takes them) as one record. */

@@ -1,0 +1,94 @@
+import { Client } from '@hubspot/api-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+
+const sandboxes: HubSpotSandbox[] = [];
+afterEach(async () => {
+  for (const sandbox of sandboxes.splice(0)) await sandbox.close();
+});
+
+async function start() {
+  const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1000 });
+  sandboxes.push(hubspot);
+  // The SDK's own retries stay off (as in the connector), so each call is one request.
+  const client = new Client({ accessToken: 'pat-sandbox', basePath: hubspot.url });
+  return { hubspot, client };
+}
+
+/** What the SDK threw. */
+async function failure(
+  call: Promise<unknown>,
+): Promise<{ code?: unknown; body?: unknown; headers?: unknown }> {
+  return call.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (error: unknown) => error as { code?: unknown; body?: unknown; headers?: unknown },
+  );
+}
+
+const upsert = (client: Client, email: string) =>
+  client.crm.contacts.batchApi.upsert({
+    inputs: [{ idProperty: 'email', id: email, properties: { firstname: 'Dana' } }],
+  });
+
+describe('HubSpot sandbox failRandomly (driven by the real @hubspot/api-client)', () => {
+  it("with rate 1 fails the next call with one of the faults, in HubSpot's shapes; with rate 0 none", async () => {
+    const { hubspot, client } = await start();
+    hubspot.failRandomly(1, [{ status: 429 }]);
+    const limited = await failure(upsert(client, 'a@acme.example'));
+    expect(limited.code).toBe(429);
+    expect(limited.body).toMatchObject({
+      status: 'error',
+      errorType: 'RATE_LIMIT',
+      policyName: 'TEN_SECONDLY_ROLLING',
+      correlationId: expect.any(String),
+    });
+    expect(limited.headers).toMatchObject({ 'x-hubspot-ratelimit-remaining': '0' });
+
+    hubspot.failRandomly(1, [{ status: 502 }, { status: 503 }, { reset: true }]);
+    for (let i = 0; i < 6; i++) {
+      const error = await failure(upsert(client, 'a@acme.example'));
+      // A reset comes as node-fetch's FetchError (ECONNRESET), a status as ApiException with HubSpot's body.
+      if (typeof error.code === 'number') {
+        expect([502, 503]).toContain(error.code);
+        expect(error.body).toMatchObject({ status: 'error', category: 'INTERNAL_ERROR' });
+      } else expect(error.code).toBe('ECONNRESET');
+    }
+    expect(hubspot.state.contacts.size).toBe(0);
+
+    hubspot.failRandomly(0, [{ status: 500 }]);
+    for (let i = 0; i < 5; i++) await upsert(client, `b${i}@acme.example`);
+    expect(hubspot.state.contacts.size).toBe(5);
+    const counted = [...hubspot.injected.values()].reduce((sum, n) => sum + n, 0);
+    expect(counted).toBe(7);
+    expect(hubspot.injected.get('429')).toBe(1);
+    expect([...hubspot.injected.keys()].every((kind) => ['429', '502', '503', 'reset'].includes(kind))).toBe(
+      true,
+    );
+  });
+
+  it('keeps a write whose answer is lost, fails only requests a fault fits, and can merely slow an answer', async () => {
+    const { hubspot, client } = await start();
+    const { results } = await upsert(client, 'dana@acme.example');
+    const contactId = results[0]!.id;
+    hubspot.failRandomly(1, [{ path: '/notes', afterEffect: true, delayMs: 50 }]);
+    // Contacts calls do not fit the fault's path.
+    await client.crm.contacts.basicApi.getById(contactId);
+    const lost = await failure(
+      client.crm.objects.notes.basicApi.create({
+        properties: { hs_note_body: 'kept', hs_timestamp: new Date().toISOString() },
+        associations: [],
+      }),
+    );
+    expect(lost.code).toBe('ECONNRESET');
+    expect([...hubspot.state.notes.values()].map((note) => note.properties.hs_note_body)).toEqual(['kept']);
+    expect(hubspot.injected).toEqual(new Map([['performed, then connection dropped after 50 ms', 1]]));
+
+    hubspot.failRandomly(1, [{ delayMs: 150 }]);
+    const started = Date.now();
+    await client.crm.contacts.basicApi.getById(contactId);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(hubspot.injected.get('slow 150 ms')).toBe(1);
+  });
+});
