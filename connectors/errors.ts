@@ -11,6 +11,13 @@ export class DeliveryError extends Error {
   readonly statusCode: number | undefined;
   /** A short excerpt of the destination's response, for the admin's timeline. */
   readonly response: string | undefined;
+  /**
+   * Nothing was sent for this delivery: it was held back, e.g. behind an
+   * earlier message to the same channel that failed, to keep them in order.
+   * The engine retries it without counting an attempt, so waiting behind
+   * others never uses up a delivery's own retries.
+   */
+  readonly notSent: boolean;
 
   constructor(
     message: string,
@@ -19,6 +26,7 @@ export class DeliveryError extends Error {
       retryAfterMs?: number;
       statusCode?: number;
       response?: string;
+      notSent?: boolean;
       cause?: unknown;
     },
   ) {
@@ -27,6 +35,7 @@ export class DeliveryError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.statusCode = options.statusCode;
     this.response = options.response;
+    this.notSent = options.notSent ?? false;
   }
 }
 

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { RetryableError } from '../connectors/errors.ts';
+import { hubspotConnector } from '../connectors/hubspot/index.ts';
 import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
 import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -256,5 +258,34 @@ describe('HubSpot connector (real SDK against the sandbox)', () => {
     expect(hubspot.state.notesOf(contact!.id)).toHaveLength(1);
     expect(JSON.parse(delivery.result!).note_id).toBe(hubspot.state.notesOf(contact!.id)[0]!.id);
     expect(hubspot.log.filter((e) => e.path.endsWith('/notes/batch/create'))).toHaveLength(1);
+  });
+
+  it('in a batch whose note call fails, a retry that found its note is delivered, not dead', async () => {
+    const hubspot = await HubSpotSandbox.start();
+    cleanups.push(() => hubspot.close());
+    const settings = hubspotConnector.settings.parse({ access_token: 'pat-sandbox', base_url: hubspot.url });
+    const connector = hubspotConnector.create('hubspot', settings, { now: Date.now, log: () => {} });
+    const context = (id: string, email: string, attempt: number, deliveryId: number) => ({
+      event: leadEvent({ contact: { email, name: 'Dana Reyes' } }),
+      eventId: id,
+      deliveryId,
+      source: 'site',
+      receivedAt: Date.now(),
+      attempt,
+      related: {},
+    });
+    // The first attempt at A makes its note, but the answer is lost.
+    hubspot.failNext(1, { path: '/notes/batch/create', afterEffect: true });
+    const [first] = await connector.deliverBatch!([context('ev_a', 'a@acme.example', 1, 1)]);
+    expect(first).toBeInstanceOf(RetryableError);
+    // A's retry shares a batch with B; the note call (for B only) fails.
+    hubspot.failNext(1, { path: '/notes/batch/create', status: 503 });
+    const [a, b] = await connector.deliverBatch!([
+      context('ev_a', 'a@acme.example', 2, 1),
+      context('ev_b', 'b@acme.example', 1, 2),
+    ]);
+    expect(a).toMatchObject({ summary: expect.stringMatching(/note \d+ already there/) });
+    expect(b).toBeInstanceOf(RetryableError);
+    expect(hubspot.state.notes.size).toBe(1);
   });
 });

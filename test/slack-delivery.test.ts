@@ -303,4 +303,70 @@ describe('errors', () => {
     expect(slack.messages.filter((m) => m.metadata)).toHaveLength(1);
     expect(slack.calls.filter((call) => call.method === 'conversations.history')).toHaveLength(2);
   });
+
+  it('a retry whose history look-up fails for now waits and looks again instead of posting twice', async () => {
+    const { slack, post, delivery, attempts } = await startSlackService({
+      slack: { timeout: '300ms' },
+      delivery: { retry_schedule: ['0s', '0s', '0s', '0s'] },
+    });
+    slack.failNext(1, { lateAnswerMs: 1500 });
+    slack.failNext(1, { method: 'conversations.history', error: 'internal_error' });
+    const id = await post(fixedEvent('lead.qualified'));
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    const log = await attempts(id);
+    expect(log.map((a) => a.outcome)).toEqual(['retry', 'retry', 'delivered']);
+    expect(log[1]!.error).toMatch(/^could not check #sales for an alert an earlier attempt may have posted/);
+    expect(log[2]!.response_summary).toBe('already posted to #sales (found by its event id on retry)');
+    expect(slack.messages).toHaveLength(1);
+  });
+
+  it('alerts held back behind a failing one keep their own retries', async () => {
+    const { slack, post, delivery, attempts, startWorker } = await startSlackService({
+      worker: false,
+      sandbox: { channelIntervalMs: 0 },
+      slack: { digest_after: 'off', channel_interval: '0s' },
+      // Two attempts each: the first alert uses both and is dead.
+      delivery: { retry_schedule: ['0s', '100ms'] },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        await post(
+          fixedEvent('lead.qualified', { contact: { email: `held${i}@acme.example`, name: `Held ${i}` } }),
+        ),
+      );
+    slack.failNext(2, { error: 'internal_error' });
+    startWorker();
+    await until(async () => (await delivery(ids[0]!)).status === 'dead', 'the first alert dead', 15_000);
+    for (const id of ids.slice(1))
+      await until(
+        async () => (await delivery(id)).status === 'delivered',
+        'the later alerts delivered',
+        15_000,
+      );
+    // Each later alert waited behind the first without sending, then went out on its one counted attempt.
+    for (const id of ids.slice(1)) {
+      expect((await delivery(id)).attempts).toBe(1);
+      const log = await attempts(id);
+      expect(log.at(-1)!.outcome).toBe('delivered');
+      expect(log.slice(0, -1).map((a) => a.error)).toEqual(
+        log.slice(0, -1).map(() => expect.stringMatching(/^not sent: an earlier alert to #sales failed/)),
+      );
+      expect(log.length).toBeGreaterThanOrEqual(2);
+    }
+    expect(slack.messages).toHaveLength(2);
+  });
+
+  it('without the history scope a retry still posts (at least once)', async () => {
+    const { slack, post, delivery, attempts } = await startSlackService({
+      slack: { timeout: '300ms' },
+      delivery: { retry_schedule: ['0s', '0s', '0s'] },
+    });
+    slack.failNext(1, { error: 'internal_error' });
+    slack.failNext(1, { method: 'conversations.history', error: 'missing_scope' });
+    const id = await post(fixedEvent('lead.qualified'));
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    expect((await attempts(id)).map((a) => a.outcome)).toEqual(['retry', 'delivered']);
+    expect(slack.messages).toHaveLength(1);
+  });
 });

@@ -165,8 +165,8 @@ export const hubspotConnector = defineConnectorType({
             })),
           );
         } catch (error) {
+          // Only the notes still to make failed: a retry that found its note is done all the same.
           for (const p of toCreate) outcomes.set(p, error as DeliveryError);
-          return;
         }
       }
       for (const p of ready) {

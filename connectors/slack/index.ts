@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Logger, LogLevel, WebClient } from '@slack/web-api';
 import { EVENT_TYPES, type EventType } from '../../src/event/canonical-event.ts';
 import { limitsFrom } from '../common-settings.ts';
-import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
+import { DeliveryError, PermanentError, RetryableError } from '../errors.ts';
 import {
   type ConnectorEnvironment,
   type DeliveryContext,
@@ -235,12 +235,15 @@ export const slackConnector = defineConnectorType({
      * Check before redo: on a retry the earlier attempt may have posted and
      * then timed out, so look in the channel's recent history for a message
      * carrying these event ids. Needs channels:history (and channels:read to
-     * find an id by name); without them, or on any error, it finds nothing and
-     * the alert is posted (at least once).
+     * find an id by name); without them, or on another error that retrying
+     * will not cure, it finds nothing and the alert is posted (at least
+     * once). A look-up that failed for now (rate limit, outage, timeout) is
+     * not taken for "not posted": it comes back as a retryable error, and the
+     * alerts wait for the next attempt to look again.
      */
     const alreadyPosted = async (
       planned: Planned[],
-    ): Promise<Map<string, { channel: string; ts: string }>> => {
+    ): Promise<Map<string, { channel: string; ts: string }> | DeliveryError> => {
       const found = new Map<string, { channel: string; ts: string }>();
       const retried = planned.filter((p) => p.context.attempt > 1);
       if (retried.length === 0) return found;
@@ -274,6 +277,16 @@ export const slackConnector = defineConnectorType({
           if (!history.has_more || !cursor) break;
         }
       } catch (error) {
+        const { error: failed } = slackFailure(error, first.channel, name);
+        if (failed.retryable)
+          return new RetryableError(
+            `could not check ${first.channel} for an alert an earlier attempt may have posted, so not posting it again yet: ${failed.message}`,
+            {
+              ...(failed.retryAfterMs === undefined ? {} : { retryAfterMs: failed.retryAfterMs }),
+              ...(failed.statusCode === undefined ? {} : { statusCode: failed.statusCode }),
+              cause: error,
+            },
+          );
         if (!warnedHistory) {
           warnedHistory = true;
           environment.log(
@@ -289,6 +302,12 @@ export const slackConnector = defineConnectorType({
     /** The alerts of one channel, in event order: a digest when there are many, else one message each. */
     const deliverChannel = async (group: Planned[], outcomes: Outcome[], stop: { token?: DeliveryError }) => {
       const found = await alreadyPosted(group);
+      if (found instanceof DeliveryError) {
+        // The retried alerts wait to be checked again; the channel's later ones wait behind them, in order.
+        for (const planned of group)
+          outcomes[planned.index] = planned.context.attempt > 1 ? found : heldBack(found, planned.channel);
+        return;
+      }
       const pending: Planned[] = [];
       for (const planned of group) {
         const posted = found.get(planned.context.eventId);
@@ -441,6 +460,7 @@ function heldBack(error: DeliveryError, channel: string): DeliveryError {
   if (!error.retryable) return error;
   return new RetryableError(`not sent: an earlier alert to ${channel} failed (${error.message})`, {
     ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    notSent: true,
   });
 }
 

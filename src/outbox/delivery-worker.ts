@@ -336,10 +336,13 @@ export class DeliveryWorker {
       attempt.responseSummary = error.response;
       if (error.retryAfterMs !== undefined)
         this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
+      // Held back without being sent: wait as this attempt's retry would, but never give up for it.
+      const schedule = config.main.delivery.retry_schedule;
+      const uncounted = error.retryable && error.notSent;
       const delay = error.retryable
         ? nextRetryDelay({
-            attemptsMade: row.attempts,
-            schedule: config.main.delivery.retry_schedule,
+            attemptsMade: uncounted ? Math.min(row.attempts, schedule.length - 1) : row.attempts,
+            schedule,
             retryAfterMs: error.retryAfterMs,
             random: this.random,
           })
@@ -375,6 +378,8 @@ export class DeliveryWorker {
         );
       }
       this.options.metrics?.attemptFinished(connector.name, attempt.outcome, timing.durationMs);
+      // The failure that held it back has counted already.
+      if (uncounted) return { id: row.id, finish, attempt, uncounted };
       if (error.retryable) this.failing(config, connector, error.message);
     }
     return { id: row.id, finish, attempt };

@@ -21,6 +21,8 @@ export interface FinishItem {
   finish: Finish;
   /** Undefined for a delivery put back without being tried (it waits for related deliveries). */
   attempt: AttemptRecord | undefined;
+  /** Recorded in the timeline, but nothing was sent: the claim's attempt count is given back. */
+  uncounted?: boolean;
 }
 
 /*
@@ -39,13 +41,13 @@ export async function finishDeliveries(
   if (options.items.length === 0) return [];
   return db.transaction().execute(async (trx) => {
     const updated: boolean[] = [];
-    for (const { id, finish, attempt } of options.items) {
+    for (const { id, finish, attempt, uncounted } of options.items) {
       const result = await trx
         .updateTable('deliveries')
         .set((eb) => ({
           status: finish.status,
           // Claiming counted the attempt; a delivery put back without being tried gives it back.
-          attempts: attempt === undefined ? eb('attempts', '-', 1) : eb.ref('attempts'),
+          attempts: attempt === undefined || uncounted ? eb('attempts', '-', 1) : eb.ref('attempts'),
           lease_owner: null,
           lease_expires_at: null,
           updated_at: options.now,
