@@ -3,16 +3,12 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
-import { SalesforceSandbox } from '../../connectors/salesforce/sandbox.ts';
-import { SlackSandbox } from '../../connectors/slack/sandbox.ts';
 import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
-import { sandboxAuth } from '../fixtures/salesforce/helpers.ts';
 import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
 import { newSecret, writeConnectorFiles } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { until } from '../helpers/until.ts';
-import { events, postSigned, sleep } from './common.ts';
+import { events, postSigned, sleep, startCrmSandboxes } from './common.ts';
 import { record } from './results.ts';
 
 const EVENTS = 5_000;
@@ -32,15 +28,11 @@ describe('crash loop', () => {
     const dir = tempDir('leadrelay-crash-loop-');
     cleanups.push(dir.cleanup);
     const hook = await WebhookSandbox.start();
-    const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1_000_000 });
-    const salesforce = await SalesforceSandbox.start({ dailyLimit: 1_000_000 });
-    // Slack's one-message-per-second pacing would make 1,000 alerts take a quarter of an hour.
-    const slack = await SlackSandbox.start({ channelIntervalMs: 0 });
+    const sandboxes = await startCrmSandboxes();
+    const { hubspot, salesforce, slack } = sandboxes;
     cleanups.push(
       () => hook.close(),
-      () => hubspot.close(),
-      () => salesforce.close(),
-      () => slack.close(),
+      () => sandboxes.close(),
     );
     const secret = newSecret();
     const dbFile = join(dir.path, 'leadrelay.db');
@@ -64,21 +56,7 @@ describe('crash loop', () => {
       { routes },
       {
         hook: { type: 'webhook', url: `${hook.url}/in`, concurrency: 16 },
-        hubspot: {
-          type: 'hubspot',
-          access_token: 'pat-sandbox',
-          base_url: hubspot.url,
-          rate_limit: 'off',
-          concurrency: 8,
-        },
-        salesforce: { type: 'salesforce', ...sandboxAuth(salesforce), rate_limit: 'off' },
-        slack: {
-          type: 'slack',
-          token: slack.token,
-          base_url: slack.url,
-          channel: '#sales',
-          channel_interval: '0s',
-        },
+        ...sandboxes.connectorFiles(),
       },
     );
     let server: ChildServer = await startChildServer(configFile);

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
+import { SalesforceSandbox } from '../../connectors/salesforce/sandbox.ts';
+import { SlackSandbox } from '../../connectors/slack/sandbox.ts';
+import { sandboxAuth } from '../fixtures/salesforce/helpers.ts';
 import { leadEvent, officialHeaders } from '../helpers/sign.ts';
 
 export interface Reply {
@@ -106,4 +110,50 @@ export function rawRequest(
       req.end();
     })();
   });
+}
+
+export interface CrmSandboxes {
+  hubspot: HubSpotSandbox;
+  salesforce: SalesforceSandbox;
+  slack: SlackSandbox;
+  /** Connector files `hubspot`, `salesforce` and `slack` pointed at these sandboxes, with `extra` keys on each. */
+  connectorFiles(extra?: Record<string, unknown>): Record<string, Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * HubSpot, Salesforce and Slack sandboxes without their rate limits: the
+ * scenarios are about faults and crashes, and Slack's one message per second
+ * would make a thousand alerts take a quarter of an hour.
+ */
+export async function startCrmSandboxes(): Promise<CrmSandboxes> {
+  const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1_000_000 });
+  const salesforce = await SalesforceSandbox.start({ dailyLimit: 1_000_000 });
+  const slack = await SlackSandbox.start({ channelIntervalMs: 0 });
+  return {
+    hubspot,
+    salesforce,
+    slack,
+    connectorFiles: (extra = {}) => ({
+      hubspot: {
+        type: 'hubspot',
+        access_token: 'pat-sandbox',
+        base_url: hubspot.url,
+        rate_limit: 'off',
+        ...extra,
+      },
+      salesforce: { type: 'salesforce', ...sandboxAuth(salesforce), rate_limit: 'off', ...extra },
+      slack: {
+        type: 'slack',
+        token: slack.token,
+        base_url: slack.url,
+        channel: '#sales',
+        channel_interval: '0s',
+        ...extra,
+      },
+    }),
+    close: async () => {
+      await Promise.all([hubspot.close(), salesforce.close(), slack.close()]);
+    },
+  };
 }

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clearResults, readResults, renderTable } from './results.ts';
 
-/** Rows a full run records (crash loop, downstream, hostile, config, locked database, disk full). */
-const SCENARIOS = 6;
+/** Rows a full run records (crash loop, downstream to a webhook, downstream to the CRMs and Slack, hostile, config, locked database, disk full). */
+const SCENARIOS = 7;
 const DOC = join(import.meta.dirname, '..', '..', 'docs', 'reliability.md');
 
 /** Clears the rows of a previous run; after all files ran, prints the table and writes docs/reliability.md. */
