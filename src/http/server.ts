@@ -63,7 +63,9 @@ export async function startServer(app: Koa, config: LoadedConfig): Promise<Runni
  * every other refusal, so a platform's delivery log shows a reason.
  */
 function answerMalformedRequest(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // As Node itself does: never write into a response already under way on this socket.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
