@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
+import { until } from './helpers/until.ts';
 
 // One row of SPEC §2's /webhooks table per test, on SQLite and on PostgreSQL.
 describeEachDialect('POST /webhooks/:source', (dialect) => {
@@ -240,6 +241,25 @@ describeEachDialect('POST /webhooks/:source', (dialect) => {
     expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
     expect(head).toMatch(/content-type: application\/json/i);
     expect(JSON.parse(body!)).toEqual({ error, message: expect.any(String) });
+  });
+
+  it('closes a refused connection even when the client keeps its own side open', async () => {
+    const server = service.http!.server;
+    const { port } = new URL(service.url);
+    const socket = net.connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true });
+    const answered = new Promise<string>((resolve) => {
+      const parts: Buffer[] = [];
+      socket.on('data', (part: Buffer) => parts.push(part));
+      socket.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    });
+    socket.write('HELLO THERE\r\n\r\n');
+    expect(await answered).toMatch(/^HTTP\/1.1 400 /);
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
+    await until(async () => (await connections()) === 0, 'the server closed its socket', 3_000);
+    socket.destroy();
   });
 
   it('answers 415 when the body is not declared as JSON', async () => {

@@ -76,8 +76,14 @@ function answerMalformedRequest(error: Error & { code?: string }, socket: Duplex
         ? [408, 'Request Timeout', 'request_timeout', 'the request was not received in time']
         : [400, 'Bad Request', 'malformed_request', 'the request is not valid HTTP/1.1'];
   const body = JSON.stringify({ error: code, message });
+  // end() alone only half-closes: the server allows half-open sockets and no
+  // timeout watches a connection whose parser failed, so a client that never
+  // closes its side would keep it open for good. Close it once the answer is out.
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
+  // An answer the client never reads (full buffers) must not keep the socket either.
+  setTimeout(() => socket.destroy(), 5_000).unref();
 }
