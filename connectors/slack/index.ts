@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Logger, LogLevel, WebClient } from '@slack/web-api';
 import { EVENT_TYPES, type EventType } from '../../src/event/canonical-event.ts';
 import { limitsFrom } from '../common-settings.ts';
-import { DeliveryError, PermanentError, RetryableError } from '../errors.ts';
+import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
 import {
   type ConnectorEnvironment,
   type DeliveryContext,
@@ -239,18 +239,21 @@ export const slackConnector = defineConnectorType({
      * will not cure, it finds nothing and the alert is posted (at least
      * once). A look-up that failed for now (rate limit, outage, timeout) is
      * not taken for "not posted": it comes back as a retryable error, and the
-     * alerts wait for the next attempt to look again.
+     * alerts not found by then wait for the next attempt to look again. Paging
+     * stops as soon as every retried alert is found, so a busy channel costs
+     * only the pages it takes.
      */
     const alreadyPosted = async (
       planned: Planned[],
-    ): Promise<Map<string, { channel: string; ts: string }> | DeliveryError> => {
+    ): Promise<{ found: Map<string, { channel: string; ts: string }>; error?: DeliveryError }> => {
       const found = new Map<string, { channel: string; ts: string }>();
       const retried = planned.filter((p) => p.context.attempt > 1);
-      if (retried.length === 0) return found;
+      if (retried.length === 0) return { found };
       const first = retried[0]!;
+      const allFound = () => retried.every((p) => found.has(p.context.eventId));
       try {
         const channelId = await resolveChannelId(client, workspace, first.channel);
-        if (!channelId) return found;
+        if (!channelId) return { found };
         const oldest = Math.min(...retried.map((p) => p.context.receivedAt)) - 60_000;
         // A busy channel can hold more than one page since the oldest retried event
         // arrived; read on, within a bound, rather than miss the alert and post it twice.
@@ -274,19 +277,22 @@ export const slackConnector = defineConnectorType({
             for (const id of ids.split(',')) found.set(id, { channel: channelId, ts: message.ts });
           }
           cursor = history.response_metadata?.next_cursor;
-          if (!history.has_more || !cursor) break;
+          if (allFound() || !history.has_more || !cursor) break;
         }
       } catch (error) {
         const { error: failed } = slackFailure(error, first.channel, name);
         if (failed.retryable)
-          return new RetryableError(
-            `could not check ${first.channel} for an alert an earlier attempt may have posted, so not posting it again yet: ${failed.message}`,
-            {
-              ...(failed.retryAfterMs === undefined ? {} : { retryAfterMs: failed.retryAfterMs }),
-              ...(failed.statusCode === undefined ? {} : { statusCode: failed.statusCode }),
-              cause: error,
-            },
-          );
+          return {
+            found,
+            error: new RetryableError(
+              `could not check ${first.channel} for an alert an earlier attempt may have posted, so not posting it again yet: ${failed.message}`,
+              {
+                ...(failed.retryAfterMs === undefined ? {} : { retryAfterMs: failed.retryAfterMs }),
+                ...(failed.statusCode === undefined ? {} : { statusCode: failed.statusCode }),
+                cause: error,
+              },
+            ),
+          };
         if (!warnedHistory) {
           warnedHistory = true;
           environment.log(
@@ -296,16 +302,23 @@ export const slackConnector = defineConnectorType({
           );
         }
       }
-      return found;
+      return { found };
     };
 
     /** The alerts of one channel, in event order: a digest when there are many, else one message each. */
     const deliverChannel = async (group: Planned[], outcomes: Outcome[], stop: { token?: DeliveryError }) => {
-      const found = await alreadyPosted(group);
-      if (found instanceof DeliveryError) {
-        // The retried alerts wait to be checked again; the channel's later ones wait behind them, in order.
-        for (const planned of group)
-          outcomes[planned.index] = planned.context.attempt > 1 ? found : heldBack(found, planned.channel);
+      const { found, error: unchecked } = await alreadyPosted(group);
+      if (unchecked) {
+        // What the pages read before the failure found is delivered; the other retried alerts wait
+        // to be checked again, and the channel's new ones wait behind them, in order.
+        for (const planned of group) {
+          const posted = found.get(planned.context.eventId);
+          outcomes[planned.index] = posted
+            ? await result(planned, posted, { again: true })
+            : planned.context.attempt > 1
+              ? unchecked
+              : heldBack(unchecked, planned.channel);
+        }
         return;
       }
       const pending: Planned[] = [];
