@@ -56,8 +56,8 @@ export async function readRawBody(req: IncomingMessage, limit: number): Promise<
  * the answer is sent. Closing a socket that still has unread bytes makes the
  * kernel send a reset, and a reset can arrive before the client has read our
  * 413, leaving it with "connection reset" instead of a reason. Draining a
- * modest overflow avoids that; a body beyond the bound (or slower than the
- * time allowed) is cut off, since such a sender gets nothing more from us.
+ * modest overflow avoids that; beyond the bound (or the time allowed) the
+ * answer is not held back any longer, and the connection closes behind it.
  */
 export function discardRest(
   req: IncomingMessage,
