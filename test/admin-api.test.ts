@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
 const TOKEN = 'admin-token-for-tests-0123456789';
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function post(service: TestService, event: Record<string, unknown>, source = 'site') {
   const body = JSON.stringify(event);

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
@@ -25,10 +26,7 @@ if (!runBrowser) {
 
 const secret = newSecret();
 const TOKEN = 'browser-test-admin-token-0123456789';
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 /** Chromium with a fresh, throw-away profile (user data dir). */
 async function launch(): Promise<BrowserContext> {

@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { escapeHtml, html } from '../src/http/admin/html.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 
 const secret = newSecret();
 const TOKEN = 'page-test-admin-token-0123456789';
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function start(): Promise<TestService> {
   const service = await startTestService(

@@ -1,18 +1,16 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { batches } from './fixtures/connectors/batch-recorder.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 const cli = runCli;
 

@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService, untilAllDelivered } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 /** Ingest runs in this process (no worker); workers run as `leadrelay worker` child processes. */
 async function setup(connector: Record<string, unknown>, delivery: Record<string, unknown> = {}) {

@@ -1,16 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../connectors/errors.ts';
 import { hubspotConnector } from '../connectors/hubspot/index.ts';
 import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function setup(
   options: {

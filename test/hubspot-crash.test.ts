@@ -1,15 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
 import { startChildServer } from './helpers/child-server.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 describe('HubSpot and a crashing worker', () => {
   it('creates one note when the worker is SIGKILLed between creating the note and recording it', async () => {

@@ -1,17 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startChildServer } from './helpers/child-server.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { describeEachDialect, newSecret, startTestService, writeConnectorFiles } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 describeEachDialect('idempotency under concurrency', () => {
   it('stores exactly one event when 20 POSTs of the same event id arrive at once', async () => {

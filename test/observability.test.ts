@@ -1,17 +1,15 @@
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { redact, scrubText } from '../src/observability/redact.ts';
 import { createLogger } from '../src/util/logger.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 const secret = newSecret();
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function sandbox(): Promise<WebhookSandbox> {
   const box = await WebhookSandbox.start();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
@@ -7,14 +7,12 @@ import { shareRate } from '../src/outbox/delivery-worker.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { WorkerRegistry } from '../src/outbox/worker-registry.ts';
 import { startChildServer } from './helpers/child-server.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { freshPostgresSchema, newSecret, startTestService, TEST_DATABASE_URL } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 describe('sharing a rate limit between workers', () => {
   it('gives each of n workers 1/n of the rate, stretching the window when the rate is below n', () => {

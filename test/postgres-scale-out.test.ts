@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
 import { type EventToStore, storeEvents } from '../src/ingest/store-events.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, TEST_DATABASE_URL, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
@@ -11,10 +12,7 @@ import { until } from './helpers/until.ts';
  * `leadrelay serve` processes on one database. Skipped without TEST_DATABASE_URL.
  */
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function startWorker(service: TestService): Promise<ChildServer> {
   const child = await startChildServer(service.configFile, {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../connectors/errors.ts';
 import {
   SANDBOX_DEFAULTS,
@@ -16,6 +16,7 @@ import {
   serviceFor,
   settled,
 } from './fixtures/salesforce/helpers.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 
 /*
  * The real connector (settings parsed as the loader does, real jsforce)
@@ -24,10 +25,7 @@ import {
  * external IDs, the JWT bearer flow, limits of fields and URLs, batches.
  */
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function sandboxWith(options: SalesforceSandboxOptions = {}) {
   const sandbox = await SalesforceSandbox.start(options);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SalesforceSandbox } from '../connectors/salesforce/sandbox.ts';
 import { DeliveryWorker } from '../src/outbox/delivery-worker.ts';
 import {
@@ -10,6 +10,7 @@ import {
   serviceFor,
   settled,
 } from './fixtures/salesforce/helpers.ts';
+import { cleanupsAfter } from './helpers/cleanups.ts';
 import { until } from './helpers/until.ts';
 
 /*
@@ -18,10 +19,7 @@ import { until } from './helpers/until.ts';
  * jsforce, and the Salesforce sandbox as the org.
  */
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function setup(
   connector: (sandbox: SalesforceSandbox) => Record<string, unknown> = sandboxAuth,

@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
 import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
+import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, writeConnectorFiles } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { until } from '../helpers/until.ts';
@@ -18,10 +19,7 @@ const CONTACTS = 250;
 const CONCURRENCY = 20;
 const MIN_KILLS = 5;
 
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 describe('crash loop', () => {
   it(`keeps every 2xx of ${EVENTS} events through ≥${MIN_KILLS} SIGKILLs, with no duplicate contact, note, Task or alert`, async () => {

@@ -1,8 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HubSpotFault } from '../../connectors/hubspot/sandbox.ts';
 import type { SandboxFault } from '../../connectors/salesforce/sandbox.ts';
 import type { SlackFault } from '../../connectors/slack/sandbox.ts';
 import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, startTestService } from '../helpers/harness.ts';
 import { until } from '../helpers/until.ts';
 import { events, postSigned, startCrmSandboxes } from './common.ts';
@@ -19,10 +20,7 @@ const TIMEOUT_MS = 500;
 const HANG_MS = 1_200;
 /** Shorter than TIMEOUT_MS: the call is slow but answered. */
 const SLOW_MS = 200;
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 describe('downstream faults', () => {
   it('delivers every event once, in order per contact, when 30% of attempts fail', async () => {

@@ -3,9 +3,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
+import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret } from '../helpers/harness.ts';
 import { leadEvent, officialHeaders } from '../helpers/sign.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -35,10 +36,7 @@ const corpus = readFileSync(join(import.meta.dirname, 'hostile', 'corpus.jsonl')
 
 const secret = newSecret();
 const otherSecret = newSecret();
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 function bodyOf(body: HostileCase['body']): Buffer {
   if ('text' in body) return Buffer.from(body.text, 'utf8');

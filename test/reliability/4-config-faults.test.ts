@@ -1,19 +1,17 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
+import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, startTestService } from '../helpers/harness.ts';
 import { until } from '../helpers/until.ts';
 import { events, postSigned, sleep } from './common.ts';
 import { record } from './results.ts';
 
 const BROKEN = join(import.meta.dirname, 'broken-configs');
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 const configResults: string[] = [];
 
 describe('config faults', () => {

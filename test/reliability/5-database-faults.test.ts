@@ -2,16 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, startTestService } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { events, postSigned } from './common.ts';
 import { record } from './results.ts';
 
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 describe('database faults', () => {
   it('answers 503 while another process holds the database locked, never a 2xx it did not store, and recovers', async () => {
