@@ -1,6 +1,7 @@
 import { Client } from '@hubspot/api-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { httpStatusOf, transportFailure } from '../connectors/transport-failure.ts';
 
 const sandboxes: HubSpotSandbox[] = [];
 afterEach(async () => {
@@ -49,11 +50,13 @@ describe('HubSpot sandbox failRandomly (driven by the real @hubspot/api-client)'
     hubspot.failRandomly(1, [{ status: 502 }, { status: 503 }, { reset: true }]);
     for (let i = 0; i < 6; i++) {
       const error = await failure(upsert(client, 'a@acme.example'));
-      // A reset comes as node-fetch's FetchError (ECONNRESET), a status as ApiException with HubSpot's body.
-      if (typeof error.code === 'number') {
-        expect([502, 503]).toContain(error.code);
+      // A status comes as ApiException with HubSpot's body; a reset as node-fetch's FetchError
+      // (ECONNRESET, SDK 13) or Node's fetch failing with an undici SocketError (SDK 14).
+      const status = httpStatusOf(error);
+      if (status !== undefined) {
+        expect([502, 503]).toContain(status);
         expect(error.body).toMatchObject({ status: 'error', category: 'INTERNAL_ERROR' });
-      } else expect(error.code).toBe('ECONNRESET');
+      } else expect(transportFailure(error)?.reason).toMatch(/^connection reset/);
     }
     expect(hubspot.state.contacts.size).toBe(0);
 
@@ -81,7 +84,10 @@ describe('HubSpot sandbox failRandomly (driven by the real @hubspot/api-client)'
         associations: [],
       }),
     );
-    expect(lost.code).toBe('ECONNRESET');
+    expect(transportFailure(lost)).toMatchObject({
+      kind: 'network',
+      reason: expect.stringMatching(/^connection reset/),
+    });
     expect([...hubspot.state.notes.values()].map((note) => note.properties.hs_note_body)).toEqual(['kept']);
     expect(hubspot.injected).toEqual(new Map([['performed, then connection dropped after 50 ms', 1]]));
 

@@ -367,7 +367,9 @@ describe("Salesforce's errors", () => {
     expect(attempts[0]!.error).toMatch(
       /^Salesforce rejected the look-up of existing Leads: SERVER_UNAVAILABLE/,
     );
-    expect(attempts[1]!.error).toMatch(/^could not reach 127\.0\.0\.1:\d+ \(the Lead\): ECONNRESET/);
+    expect(attempts[1]!.error).toMatch(
+      /^could not reach 127\.0\.0\.1:\d+ \(the Lead\): connection reset \((ECONNRESET|UND_ERR_SOCKET)\)/,
+    );
     // Exactly one request got the 503: no hidden retry layer inside jsforce.
     expect(sandbox.requests.filter((r) => r.status === 503)).toHaveLength(1);
     expect(sandbox.leads).toHaveLength(1);

@@ -1,18 +1,14 @@
 import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
+import { httpStatusOf, transportFailure } from '../transport-failure.ts';
 
 /** The parts of the SDK's ApiException that carry HubSpot's answer. */
 interface ApiExceptionLike {
-  code: number;
   body?: {
     message?: string;
     category?: string;
     errors?: { message?: string; code?: string; context?: Record<string, unknown> }[];
   };
   headers?: Record<string, string>;
-}
-
-function isApiException(error: unknown): error is ApiExceptionLike {
-  return typeof error === 'object' && error !== null && typeof (error as ApiExceptionLike).code === 'number';
 }
 
 /**
@@ -22,17 +18,14 @@ function isApiException(error: unknown): error is ApiExceptionLike {
  */
 export function hubspotError(error: unknown, what: string, now = Date.now()): DeliveryError {
   if (error instanceof PermanentError || error instanceof RetryableError) return error;
-  if (!isApiException(error)) {
-    const cause = (error as { code?: string; message?: string }) ?? {};
-    return new RetryableError(
-      `could not reach HubSpot while ${what}: ${cause.code ?? cause.message ?? String(error)}`,
-      {
-        cause: error,
-      },
-    );
+  const status = httpStatusOf(error);
+  if (status === undefined) {
+    // No answer from HubSpot: a dropped connection, a timeout, or something unforeseen, all worth a retry.
+    const reason = transportFailure(error)?.reason ?? (error as Error)?.message ?? String(error);
+    return new RetryableError(`could not reach HubSpot while ${what}: ${reason}`, { cause: error });
   }
-  const status = error.code;
-  const body = error.body ?? {};
+  const { body: rawBody, headers } = error as ApiExceptionLike;
+  const body = rawBody && typeof rawBody === 'object' ? rawBody : {};
   const message = body.message ?? `HTTP ${status}`;
   const response = JSON.stringify(body).slice(0, 500);
   const options = { statusCode: status, response, cause: error };
@@ -55,7 +48,7 @@ export function hubspotError(error: unknown, what: string, now = Date.now()): De
     );
   }
   if (status === 429) {
-    const daily = /daily/i.test(message) || error.headers?.['x-hubspot-ratelimit-daily-remaining'] === '0';
+    const daily = /daily/i.test(message) || headers?.['x-hubspot-ratelimit-daily-remaining'] === '0';
     const retryAfterMs = daily ? untilNextUtcMidnight(now) : 2_000;
     return new RetryableError(
       `HubSpot ${daily ? 'daily' : 'ten-second'} rate limit reached (${what}): ${message}`,

@@ -1,4 +1,5 @@
 import { DeliveryError, PermanentError, parseRetryAfter, RetryableError } from '../errors.ts';
+import { transportFailure } from '../transport-failure.ts';
 
 /**
  * One error as Salesforce reports it: `errorCode` in REST answers
@@ -124,14 +125,15 @@ export function callError(
 ): DeliveryError {
   if (error instanceof DeliveryError) return error;
   const e = (error ?? {}) as HttpApiErrorLike;
-  if (e.name === 'AbortError')
+  const failure = transportFailure(error);
+  if (failure?.kind === 'timeout')
     return new RetryableError(`Salesforce did not answer ${what} within ${options.timeoutMs} ms`, {
       cause: error,
     });
-  if (e.name === 'FetchError' || (e.code && /^E[A-Z_]+$/.test(e.code))) {
-    const reason = e.code ?? e.message ?? 'network error';
-    return new RetryableError(`could not reach ${options.host} (${what}): ${reason}`, { cause: error });
-  }
+  if (failure)
+    return new RetryableError(`could not reach ${options.host} (${what}): ${failure.reason}`, {
+      cause: error,
+    });
   if (typeof e.errorCode === 'string') {
     const status = options.probe.status;
     let errors: SalesforceError[];
@@ -171,7 +173,7 @@ export function tokenError(
   if (error instanceof DeliveryError) return error;
   const e = (error ?? {}) as HttpApiErrorLike;
   const host = new URL(options.tokenUrl).host;
-  if (e.name === 'AbortError' || e.name === 'FetchError' || (e.code && /^E[A-Z_]+$/.test(e.code)))
+  if (transportFailure(error))
     return callError(error, 'the token request', {
       probe: options.probe,
       host,

@@ -5,6 +5,7 @@ import {
   WebAPIRequestError,
 } from '@slack/web-api';
 import { type DeliveryError, isRetryableStatus, PermanentError, RetryableError } from '../errors.ts';
+import { transportFailure } from '../transport-failure.ts';
 
 /** What went wrong is about the channel: every alert to it fails the same way until an admin acts. */
 const CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
@@ -93,11 +94,9 @@ export function slackFailure(error: unknown, channel: string, connector: string)
     };
   }
   if (error instanceof WebAPIRequestError) {
-    const original = error.original as Error & { cause?: { code?: string; message?: string } };
+    const failure = transportFailure(error.original);
     const reason =
-      original.name === 'TimeoutError' || original.name === 'AbortError'
-        ? 'timed out'
-        : (original.cause?.code ?? original.cause?.message ?? original.message);
+      failure?.kind === 'timeout' ? 'timed out' : (failure?.reason ?? (error.original as Error).message);
     return {
       scope: 'message',
       error: new RetryableError(`could not reach Slack: ${reason}`, { cause: error }),

@@ -2,6 +2,7 @@ import { standardWebhookHeaders } from '../../src/ingest/verify/standard-webhook
 import { renderFields } from '../../src/mapping/template.ts';
 import { limitsFrom } from '../common-settings.ts';
 import { isRetryableStatus, PermanentError, parseRetryAfter, RetryableError } from '../errors.ts';
+import { transportFailure } from '../transport-failure.ts';
 import { type DeliveryContext, defineConnectorType, type PlannedRequest } from '../types.ts';
 import { type WebhookSettings, webhookSettings } from './settings.ts';
 
@@ -31,11 +32,11 @@ export const webhookConnector = defineConnectorType({
             signal: AbortSignal.timeout(settings.timeout),
           });
         } catch (error) {
-          const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+          const failure = transportFailure(error);
           const reason =
-            (error as Error).name === 'TimeoutError'
+            failure?.kind === 'timeout'
               ? `timed out after ${settings.timeout} ms`
-              : (cause?.code ?? cause?.message ?? (error as Error).message);
+              : (failure?.reason ?? (error as Error).message);
           throw new RetryableError(`could not reach ${new URL(settings.url).host}: ${reason}`, {
             cause: error,
           });
