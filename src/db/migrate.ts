@@ -1,5 +1,11 @@
-import { type Kysely, type Migration, Migrator } from 'kysely';
+import type { Kysely } from 'kysely';
 import * as initial from './migrations/0001-initial.ts';
+
+/** One schema step; the shape kysely's Migrator runs. */
+interface Migration {
+  up(db: Kysely<unknown>): Promise<void>;
+  down?(db: Kysely<unknown>): Promise<void>;
+}
 
 // Listed, not read from a folder, so migrations ship inside the package and
 // their order is explicit.
@@ -7,8 +13,38 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
 };
 
+/** The part of kysely's Migrator we use; the same in 0.28 and 0.29. */
+interface MigratorLike {
+  migrateToLatest(): Promise<{
+    error?: unknown;
+    results?: { migrationName: string; status: 'Success' | 'Error' | 'NotExecuted' }[];
+  }>;
+}
+type MigratorClass = new (props: {
+  db: Kysely<unknown>;
+  provider: { getMigrations(): Promise<Record<string, Migration>> };
+  migrationTableName: string;
+  migrationLockTableName: string;
+}) => MigratorLike;
+
+/**
+ * kysely 0.29 moved the Migrator from the root entry to `kysely/migration`;
+ * 0.28, the last line that runs on Node 20, has no such entry. While both are
+ * supported, take it from whichever the installed kysely has (see
+ * docs/upgrading.md: this goes when Node 20 support does). The specifier is a
+ * variable so the type-checker, which sees one kysely only, does not insist.
+ */
+async function loadMigrator(): Promise<MigratorClass> {
+  const root = (await import('kysely')) as unknown as { Migrator?: unknown };
+  if (typeof root.Migrator === 'function') return root.Migrator as MigratorClass;
+  const entry = 'kysely/migration';
+  const moved = (await import(entry)) as { Migrator: MigratorClass };
+  return moved.Migrator;
+}
+
 /** Applies every pending migration; returns the names applied. */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const Migrator = await loadMigrator();
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
