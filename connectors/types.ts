@@ -13,6 +13,13 @@ export interface DeliveryContext {
   /** 1 for the first attempt. */
   attempt: number;
   /**
+   * On a retry: a time (ms) by which every earlier attempt had finished its
+   * writes. A check before redo that reads through an eventually consistent
+   * index (HubSpot's search) can only trust "nothing found" once that index
+   * has had its lag since then. Undefined on a first attempt.
+   */
+  earlierAttemptsEndedBy?: number | undefined;
+  /**
    * What other connectors' deliveries of this event returned (record ids,
    * links), by connector name — only for the connectors this one `waitsFor`.
    * A key present with `undefined` means "routed there, but not delivered";

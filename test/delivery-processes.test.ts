@@ -58,7 +58,7 @@ describe('worker processes', () => {
     const { sandbox, service } = await setup({ concurrency: 4 });
     const ids = await postMany(service, 300);
     const [a, b] = await Promise.all([worker(service), worker(service)]);
-    await until(() => sandbox.delivered().length >= 300, 'all delivered', 30_000);
+    await until(() => sandbox.delivered().length >= 300, 'all delivered');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const counts = countById(sandbox);
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
@@ -84,7 +84,7 @@ describe('worker processes', () => {
     sandbox.failRandomly(0, []);
 
     await worker(service);
-    await untilAllDelivered(service, 30_000);
+    await untilAllDelivered(service);
     const counts = countById(sandbox);
     const duplicated = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
     console.log(

@@ -121,7 +121,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
     const sent = Date.now();
     const response = await service.post('site', body, officialHeaders(secret, String(event.id), body));
     expect(response.status).toBe(202);
-    await until(() => sandbox.delivered().length === 1, 'delivered by the other process', 5_000);
+    await until(() => sandbox.delivered().length === 1, 'delivered by the other process');
     expect(Date.now() - sent).toBeLessThan(5_000);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);

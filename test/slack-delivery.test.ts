@@ -115,7 +115,7 @@ describe('rate limits and digests', () => {
       );
     }
     expect(Date.now() - started).toBeLessThan(1000);
-    await untilAllDelivered(service, 20_000);
+    await untilAllDelivered(service);
 
     const messages = slack.messagesIn('#sales');
     // Never faster than Slack allows: the sandbox answered no 429, and the gaps say why.
@@ -177,7 +177,7 @@ describe('rate limits and digests', () => {
     });
     slack.failNext(1, { status: 429, retryAfter: 2 });
     const id = await post(fixedEvent('lead.qualified'));
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const posts = slack.calls.filter((call) => call.method === 'chat.postMessage');
     expect(posts.map((call) => call.status)).toEqual([429, 200]);
     expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(1900);
@@ -257,7 +257,7 @@ describe('errors', () => {
     });
     slack.failNext(1, fault);
     const id = await post(fixedEvent('lead.qualified'));
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['retry', 'delivered']);
     expect(log[0]!.error).toMatch(message);
@@ -272,7 +272,7 @@ describe('errors', () => {
     // Slack takes the message but its answer never arrives in time.
     slack.failNext(1, { lateAnswerMs: 1500 });
     const id = await post(fixedEvent('lead.qualified'));
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['retry', 'delivered']);
     expect(log[0]!.error).toBe('could not reach Slack: timed out');
@@ -298,7 +298,7 @@ describe('errors', () => {
     await until(() => slack.messages.some((m) => m.metadata), 'the first alert taken');
     // Before the retry: 250 other messages in the channel, more than a page of history.
     for (let i = 0; i < 250; i++) await other.chat.postMessage({ channel: '#sales', text: `chatter ${i}` });
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['retry', 'delivered']);
     expect(log[1]!.response_summary).toBe('already posted to #sales (found by its event id on retry)');
@@ -314,7 +314,7 @@ describe('errors', () => {
     slack.failNext(1, { lateAnswerMs: 1500 });
     slack.failNext(1, { method: 'conversations.history', error: 'internal_error' });
     const id = await post(fixedEvent('lead.qualified'));
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['retry', 'retry', 'delivered']);
     expect(log[1]!.error).toMatch(/^could not check #sales for an alert an earlier attempt may have posted/);
@@ -339,7 +339,7 @@ describe('errors', () => {
       );
     slack.failNext(2, { error: 'internal_error' });
     startWorker();
-    await until(async () => (await delivery(ids[0]!)).status === 'dead', 'the first alert dead', 15_000);
+    await until(async () => (await delivery(ids[0]!)).status === 'dead', 'the first alert dead');
     for (const id of ids.slice(1))
       await until(
         async () => (await delivery(id)).status === 'delivered',
@@ -367,7 +367,7 @@ describe('errors', () => {
     slack.failNext(1, { error: 'internal_error' });
     slack.failNext(1, { method: 'conversations.history', error: 'missing_scope' });
     const id = await post(fixedEvent('lead.qualified'));
-    await until(async () => (await delivery(id)).status === 'delivered', 'delivered', 15_000);
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     expect((await attempts(id)).map((a) => a.outcome)).toEqual(['retry', 'delivered']);
     expect(slack.messages).toHaveLength(1);
   });

@@ -258,7 +258,7 @@ describeEachDialect('POST /webhooks/:source', (dialect) => {
       new Promise<number>((resolve, reject) =>
         server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
       );
-    await until(async () => (await connections()) === 0, 'the server closed its socket', 3_000);
+    await until(async () => (await connections()) === 0, 'the server closed its socket');
     socket.destroy();
   });
 

@@ -1,6 +1,6 @@
 import { renderFields } from '../../src/mapping/template.ts';
 import { limitsFrom } from '../common-settings.ts';
-import { type DeliveryError, PermanentError } from '../errors.ts';
+import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
 import {
   type DeliveryContext,
   type DeliveryResult,
@@ -123,6 +123,20 @@ export const hubspotConnector = defineConnectorType({
       if (unique.length === 1) {
         await client.updateContact(unique[0]!, p.properties);
         return { id: unique[0]!, created: false };
+      }
+      // An earlier attempt may have created this contact moments ago, and search would not show it yet.
+      // Waiting a whole lag from now (not only what is left of it) keeps this wait itself, which is
+      // recorded as an attempt, from counting as the earlier attempt the next look must wait for.
+      const endedBy = p.context.earlierAttemptsEndedBy;
+      if (
+        p.context.attempt > 1 &&
+        endedBy !== undefined &&
+        environment.now() - endedBy < settings.search_lag
+      ) {
+        throw new RetryableError(
+          `no contact with phone ${p.phone} found, but HubSpot's search may not show one an earlier attempt created yet; looking again in ${Math.ceil(settings.search_lag / 1000)} s`,
+          { retryAfterMs: settings.search_lag, notSent: true },
+        );
       }
       const id = await client.createContact({ ...p.createOnly, ...p.properties });
       recentPhones.set(p.phone!, { id, at: environment.now() });

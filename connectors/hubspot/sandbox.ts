@@ -25,8 +25,8 @@ export interface HubSpotFault {
   delayMs?: number;
   /** Drop the connection without answering. */
   reset?: boolean;
-  /** Only for requests whose path contains this (e.g. '/notes'). */
-  path?: string;
+  /** Only for requests whose path contains this (e.g. '/notes'), or matches this pattern. */
+  path?: string | RegExp;
   /** Let the request take effect, then (after `delayMs`) drop the connection: the write happened, the answer is lost. */
   afterEffect?: boolean;
   /** How `injected` counts it (default: from the fields, e.g. `429`, `reset`, `slow 200 ms`). */
@@ -121,7 +121,9 @@ export class HubSpotSandbox {
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
 
-    const fits = (fault: HubSpotFault) => !fault.path || url.pathname.includes(fault.path);
+    const fits = (fault: HubSpotFault) =>
+      !fault.path ||
+      (typeof fault.path === 'string' ? url.pathname.includes(fault.path) : fault.path.test(url.pathname));
     const faultIndex = this.faults.findIndex(fits);
     const fault =
       faultIndex >= 0

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from '../../src/config/main-schema.ts';
 import { templateField, templateMap } from '../../src/mapping/template-field.ts';
 import { commonSettings } from '../common-settings.ts';
 
@@ -54,6 +55,13 @@ export const hubspotSettings = z.strictObject({
   create_only_properties: templateMap().prefault(DEFAULT_CREATE_ONLY),
   /** The note attached to the contact (HTML); leadrelay adds a line with the event id. */
   note: templateField().prefault(DEFAULT_NOTE),
+  /**
+   * How long HubSpot's search may take to show a contact just created. A
+   * phone-only lead is matched through search; on a retry whose earlier
+   * attempt may have created the contact (its answer was lost, or the worker
+   * died), "no match" is trusted only this long after that attempt ended.
+   */
+  search_lag: duration.prefault('15s'),
   /** Contacts per batch call (HubSpot allows 100). */
   batch_size: z.number().int().min(1).max(100).default(100),
 });

@@ -9,6 +9,13 @@ export interface ClaimedDelivery {
   orderingKey: string | null;
   /** Attempts started so far, this one included (1 on the first). */
   attempts: number;
+  /**
+   * A time by which every earlier attempt had made all its writes: the end
+   * of the last recorded attempt, or now when the row is taken over from a
+   * worker that died (its attempt was never recorded, and ended before its
+   * lease ran out). Undefined on a first attempt.
+   */
+  earlierAttemptsEndedBy: number | undefined;
   createdAt: number;
   source: string;
   receivedAt: number;
@@ -54,6 +61,12 @@ export interface ClaimOptions {
   leaseMs: number;
   now: number;
   skipLocked: boolean;
+  /**
+   * Rows this worker is performing right now. Their leases are renewed while
+   * they run, so they expire only if the worker stalled for a whole lease; even
+   * then the worker must not start them a second time itself.
+   */
+  inFlight?: readonly number[];
 }
 
 export async function claimDeliveries(db: Kysely<Tables>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -72,8 +85,9 @@ export async function claimDeliveries(db: Kysely<Tables>, options: ClaimOptions)
 async function claimIn(db: Kysely<Tables>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const { now } = options;
   // Rows whose worker died first (their leases ran out), then due rows, oldest due first.
+  const inFlight = options.inFlight ?? [];
   const expired = await lease(db, options, options.limit, (query) =>
-    query
+    (inFlight.length > 0 ? query.where('d.id', 'not in', inFlight) : query)
       .where('d.status', '=', sql.lit('leased'))
       .where('d.lease_expires_at', '<', now)
       .orderBy('d.lease_expires_at'),
@@ -85,10 +99,13 @@ async function claimIn(db: Kysely<Tables>, options: ClaimOptions): Promise<Claim
       .orderBy('d.next_attempt_at')
       .orderBy('d.id'),
   );
-  return withEvents(
+  const rows = await withEvents(
     db,
     [...expired, ...due].map((row) => row.id),
   );
+  const takenOver = new Set(expired.map((row) => row.id));
+  for (const row of rows) if (takenOver.has(row.id)) row.earlierAttemptsEndedBy = now;
+  return rows;
 }
 
 type Candidates = SelectQueryBuilder<Tables & { d: Tables['deliveries'] }, 'd', { id: number }>;
@@ -159,6 +176,12 @@ async function withEvents(db: Kysely<Tables>, ids: number[]): Promise<ClaimedDel
       'e.source',
       'e.received_at',
       'e.payload',
+      (eb) =>
+        eb
+          .selectFrom('attempts as a')
+          .select((a) => a.fn.max(a(a.ref('a.started_at'), '+', a.ref('a.duration_ms'))).as('ended'))
+          .whereRef('a.delivery_id', '=', 'd.id')
+          .as('last_attempt_ended'),
     ])
     .where('d.id', 'in', ids)
     .orderBy('d.id')
@@ -173,5 +196,6 @@ async function withEvents(db: Kysely<Tables>, ids: number[]): Promise<ClaimedDel
     source: row.source,
     receivedAt: Number(row.received_at),
     event: JSON.parse(row.payload) as Record<string, unknown>,
+    earlierAttemptsEndedBy: row.last_attempt_ended == null ? undefined : Number(row.last_attempt_ended),
   }));
 }

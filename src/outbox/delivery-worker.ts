@@ -21,6 +21,7 @@ import {
   finishDeliveries,
   releaseLeases,
 } from './finish-delivery.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import { nextDueAt } from './next-due.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
 import { nextRetryDelay } from './retry-policy.ts';
@@ -84,6 +85,7 @@ export class DeliveryWorker {
    * thread, and one per delivery cost more than a fast receiver's answer.
    */
   private readonly finisher: GroupCommit<FinishItem, boolean>;
+  private readonly leases: LeaseKeeper;
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? Date.now;
@@ -92,6 +94,13 @@ export class DeliveryWorker {
     this.finisher = new GroupCommit((items) =>
       finishDeliveries(this.options.store.db, { owner: this.owner, now: this.now(), items }),
     );
+    this.leases = new LeaseKeeper({
+      db: options.store.db,
+      owner: this.owner,
+      logger: options.logger,
+      now: this.now,
+      leaseMs: () => options.config.current.main.delivery.lease,
+    });
   }
 
   start(): void {
@@ -139,6 +148,7 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    await this.leases.stop();
     const released = await releaseLeases(this.options.store.db, this.owner, this.now());
     if (released > 0) this.options.logger.warn({ released }, 'released unfinished deliveries at shutdown');
   }
@@ -192,7 +202,12 @@ export class DeliveryWorker {
       leaseMs: config.main.delivery.lease,
       now: this.now(),
       skipLocked: this.options.store.dialect === 'postgres',
+      inFlight: this.leases.heldFor(connector.name),
     });
+    this.leases.hold(
+      connector.name,
+      rows.map((row) => row.id),
+    );
     if (state.breakerOpen && rows.length > 0) {
       state.nextProbeAt = this.now() + config.main.delivery.breaker.probe_interval;
       this.options.logger.info(
@@ -205,6 +220,7 @@ export class DeliveryWorker {
       state.limiter.take(1);
       state.inflight++;
       const run = this.perform(config, connector, group).finally(() => {
+        this.leases.release(group.map((row) => row.id));
         state.inflight--;
         this.running.delete(run);
         this.wakeSoon();
@@ -299,6 +315,7 @@ export class DeliveryWorker {
       source: row.source,
       receivedAt: row.receivedAt,
       attempt: row.attempts,
+      earlierAttemptsEndedBy: row.earlierAttemptsEndedBy,
       related,
       relatedStatus,
     };

@@ -56,7 +56,8 @@ export async function startChildServer(
     ...options.env,
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${collected()}`)), 20_000);
+    // Start-up compiles TypeScript: seconds on a quiet machine, many more on a loaded one.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${collected()}`)), 90_000);
     const check = () => {
       const line = collected()
         .split('\n')

@@ -193,7 +193,7 @@ export async function startWorker(service: TestService): Promise<() => Promise<v
 }
 
 /** Waits until every delivery in the service's database is delivered. */
-export async function untilAllDelivered(service: TestService, timeoutMs = 20_000): Promise<void> {
+export async function untilAllDelivered(service: TestService, timeoutMs = 90_000): Promise<void> {
   const { until } = await import('./until.ts');
   await until(
     async () => {
