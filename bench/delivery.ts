@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { webhookSettings } from '../connectors/webhook/settings.ts';
 import { leadrelayEnv, type Target } from './ingest.ts';
 import { type ServerProcess, startServerProcess } from './server-process.ts';

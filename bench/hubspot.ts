@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { sqliteEventInserter } from '../src/db/sqlite/insert-events.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { type EventToStore, storeEvents } from '../src/ingest/store-events.ts';
 import { leadrelayEnv } from './ingest.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { batches } from './fixtures/connectors/batch-recorder.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';

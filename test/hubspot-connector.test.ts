@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../connectors/errors.ts';
 import { hubspotConnector } from '../connectors/hubspot/index.ts';
-import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';

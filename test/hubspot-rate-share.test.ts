@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubSpotClient } from '../connectors/hubspot/client.ts';
-import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 
 let hubspot: HubSpotSandbox | undefined;
 afterEach(() => hubspot?.close());

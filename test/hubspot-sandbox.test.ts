@@ -1,6 +1,6 @@
 import { Client } from '@hubspot/api-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { httpStatusOf, transportFailure } from '../connectors/transport-failure.ts';
 
 const sandboxes: HubSpotSandbox[] = [];

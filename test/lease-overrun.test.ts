@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HubSpotSandbox } from '../connectors/hubspot/sandbox.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, untilAllDelivered } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';

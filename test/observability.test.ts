@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { redact, scrubText } from '../src/observability/redact.ts';
 import { createLogger } from '../src/util/logger.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';

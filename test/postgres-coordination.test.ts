@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { storeEvents } from '../src/ingest/store-events.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { type EventToStore, storeEvents } from '../src/ingest/store-events.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';

@@ -5,7 +5,7 @@ import {
   SANDBOX_DEFAULTS,
   SalesforceSandbox,
   type SalesforceSandboxOptions,
-} from '../connectors/salesforce/sandbox.ts';
+} from '../sandboxes/salesforce/index.ts';
 import type { DeliveryResult, PlannedRequest } from '../connectors/types.ts';
 import {
   contextFor,

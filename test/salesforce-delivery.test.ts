@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SalesforceSandbox } from '../connectors/salesforce/sandbox.ts';
+import { SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import { DeliveryWorker } from '../src/outbox/delivery-worker.ts';
 import {
   attemptsOf,

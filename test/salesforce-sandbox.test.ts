@@ -1,6 +1,6 @@
 import jsforce from 'jsforce';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SANDBOX_DEFAULTS, SalesforceSandbox } from '../connectors/salesforce/sandbox.ts';
+import { SANDBOX_DEFAULTS, SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import { transportFailure } from '../connectors/transport-failure.ts';
 
 /*

@@ -1,6 +1,6 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SlackSandbox } from '../connectors/slack/sandbox.ts';
+import type { SlackSandbox } from '../sandboxes/slack/index.ts';
 import { finished } from './fixtures/slack/fake-crm.ts';
 import { cleanup, FAKE_CRM, fixedEvent, startSlackService } from './fixtures/slack/setup.ts';
 import { untilAllDelivered } from './helpers/harness.ts';

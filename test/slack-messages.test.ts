@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SandboxMessage } from '../connectors/slack/sandbox.ts';
+import type { SandboxMessage } from '../sandboxes/slack/index.ts';
 import { ConfigError } from '../src/config/config-error.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { cleanup, fixedEvent, startSlackService } from './fixtures/slack/setup.ts';

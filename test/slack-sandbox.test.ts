@@ -6,7 +6,7 @@ import {
   WebClient,
 } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SlackSandbox } from '../connectors/slack/sandbox.ts';
+import { SlackSandbox } from '../sandboxes/slack/index.ts';
 
 const sandboxes: SlackSandbox[] = [];
 afterEach(async () => {

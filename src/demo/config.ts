@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SANDBOX_DEFAULTS } from '../../connectors/salesforce/sandbox.ts';
+import { SANDBOX_DEFAULTS } from '../../sandboxes/salesforce/index.ts';
 import type { DemoSandboxes } from './sandboxes.ts';
 
 export const DEMO_SOURCE = 'website-bot';

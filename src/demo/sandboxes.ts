@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
-import { SalesforceSandbox } from '../../connectors/salesforce/sandbox.ts';
-import { SlackSandbox } from '../../connectors/slack/sandbox.ts';
-import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { HubSpotSandbox } from '../../sandboxes/hubspot/index.ts';
+import { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { SlackSandbox } from '../../sandboxes/slack/index.ts';
+import { WebhookSandbox } from '../../sandboxes/webhook/index.ts';
 import { FREE_MAIL, VALIDATION_RULE } from './events.ts';
 
 /** The four local stand-ins the demo delivers to, all on 127.0.0.1 and free ports. */

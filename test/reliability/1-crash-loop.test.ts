@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../../sandboxes/webhook/index.ts';
 import { type ChildServer, startChildServer } from '../helpers/child-server.ts';
 import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, writeConnectorFiles } from '../helpers/harness.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { HubSpotFault } from '../../connectors/hubspot/sandbox.ts';
-import type { SandboxFault } from '../../connectors/salesforce/sandbox.ts';
-import type { SlackFault } from '../../connectors/slack/sandbox.ts';
-import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import type { HubSpotFault } from '../../sandboxes/hubspot/index.ts';
+import type { SandboxFault } from '../../sandboxes/salesforce/index.ts';
+import type { SlackFault } from '../../sandboxes/slack/index.ts';
+import { WebhookSandbox } from '../../sandboxes/webhook/index.ts';
 import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, startTestService } from '../helpers/harness.ts';
 import { until } from '../helpers/until.ts';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { WebhookSandbox } from '../../connectors/webhook/sandbox.ts';
+import { WebhookSandbox } from '../../sandboxes/webhook/index.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { cleanupsAfter } from '../helpers/cleanups.ts';
 import { newSecret, startTestService } from '../helpers/harness.ts';

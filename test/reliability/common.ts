@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { HubSpotSandbox } from '../../connectors/hubspot/sandbox.ts';
-import { SalesforceSandbox } from '../../connectors/salesforce/sandbox.ts';
-import { SlackSandbox } from '../../connectors/slack/sandbox.ts';
+import { HubSpotSandbox } from '../../sandboxes/hubspot/index.ts';
+import { SalesforceSandbox } from '../../sandboxes/salesforce/index.ts';
+import { SlackSandbox } from '../../sandboxes/slack/index.ts';
 import { sandboxAuth } from '../fixtures/salesforce/helpers.ts';
 import { leadEvent, officialHeaders } from '../helpers/sign.ts';
 

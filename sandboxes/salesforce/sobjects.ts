@@ -1,6 +1,6 @@
-import { type Answer, notFound } from './sandbox-errors.ts';
-import { type SandboxOrg, sameText } from './sandbox-records.ts';
-import type { SandboxRules } from './sandbox-rules.ts';
+import { type Answer, notFound } from './errors.ts';
+import { type SandboxOrg, sameText } from './records.ts';
+import type { SandboxRules } from './rules.ts';
 
 export function retrieve(org: SandboxOrg, object: string, id: string, version: number): Answer {
   const record = org.table(object).get(org.fullId(object, id) ?? '');

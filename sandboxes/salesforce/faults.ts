@@ -1,4 +1,4 @@
-import type { Answer } from './sandbox-errors.ts';
+import type { Answer } from './errors.ts';
 
 /** What the sandbox answers instead of the real thing. */
 export interface SandboxFault {

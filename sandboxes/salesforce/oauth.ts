@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
-import type { Answer } from './sandbox-errors.ts';
-import { USER_ID } from './sandbox-schema.ts';
+import type { Answer } from './errors.ts';
+import { USER_ID } from './schema.ts';
 
 const ORG_ID = '00D000000000001AAA';
 

@@ -1,6 +1,6 @@
-import { RequestError } from './sandbox-errors.ts';
-import { DEFAULTS_ON_CREATE, type FieldDef, PREFIXES, standardSchema, USER_ID } from './sandbox-schema.ts';
-import { SoqlError } from './sandbox-soql.ts';
+import { RequestError } from './errors.ts';
+import { DEFAULTS_ON_CREATE, type FieldDef, PREFIXES, standardSchema, USER_ID } from './schema.ts';
+import { SoqlError } from './soql.ts';
 
 export interface SandboxRecord {
   Id: string;

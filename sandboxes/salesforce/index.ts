@@ -1,15 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
-import { collection } from './sandbox-collections.ts';
-import { type Answer, notFound, RequestError } from './sandbox-errors.ts';
-import { faultAnswer, faultKind, faultMatches, type SandboxFault, takeFault } from './sandbox-faults.ts';
-import { answerTokenRequest } from './sandbox-oauth.ts';
-import { SandboxQueries } from './sandbox-query.ts';
-import { SandboxOrg, type SandboxRecord } from './sandbox-records.ts';
-import { type DuplicateRule, SandboxRules, type ValidationRule } from './sandbox-rules.ts';
-import { createOne, remove, retrieve, updateOne, upsertOne } from './sandbox-sobjects.ts';
-import { SoqlError } from './sandbox-soql.ts';
+import { type LoopbackServer, listenOnLoopback } from '../server.ts';
+import { collection } from './collections.ts';
+import { type Answer, notFound, RequestError } from './errors.ts';
+import { faultAnswer, faultKind, faultMatches, type SandboxFault, takeFault } from './faults.ts';
+import { answerTokenRequest } from './oauth.ts';
+import { SandboxQueries } from './query.ts';
+import { SandboxOrg, type SandboxRecord } from './records.ts';
+import { type DuplicateRule, SandboxRules, type ValidationRule } from './rules.ts';
+import { createOne, remove, retrieve, updateOne, upsertOne } from './sobjects.ts';
+import { SoqlError } from './soql.ts';
 
 /*
  * A local stand-in for a Salesforce org's REST API, answering the paths
@@ -23,9 +23,9 @@ import { SoqlError } from './sandbox-soql.ts';
  * `GET /_sandbox/state` shows the records over HTTP.
  */
 
-export type { SandboxFault } from './sandbox-faults.ts';
-export type { SandboxRecord } from './sandbox-records.ts';
-export type { DuplicateRule, ValidationRule } from './sandbox-rules.ts';
+export type { SandboxFault } from './faults.ts';
+export type { SandboxRecord } from './records.ts';
+export type { DuplicateRule, ValidationRule } from './rules.ts';
 
 export interface SandboxRequest {
   method: string;

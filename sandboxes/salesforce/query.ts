@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { RequestError } from './sandbox-errors.ts';
-import type { SandboxOrg } from './sandbox-records.ts';
-import { conditionFields, evaluate, parseSoql, SoqlError } from './sandbox-soql.ts';
+import { RequestError } from './errors.ts';
+import type { SandboxOrg } from './records.ts';
+import { conditionFields, evaluate, parseSoql, SoqlError } from './soql.ts';
 
 export class SandboxQueries {
   private readonly cursors = new Map<string, { records: unknown[]; type: string }>();

@@ -1,6 +1,6 @@
-import { type Answer, RequestError } from './sandbox-errors.ts';
-import { type SandboxOrg, sameText } from './sandbox-records.ts';
-import type { SandboxRules, SaveResult } from './sandbox-rules.ts';
+import { type Answer, RequestError } from './errors.ts';
+import { type SandboxOrg, sameText } from './records.ts';
+import type { SandboxRules, SaveResult } from './rules.ts';
 
 export function collection(
   org: SandboxOrg,

@@ -1,6 +1,6 @@
-import type { SfError } from './sandbox-errors.ts';
-import { type SandboxOrg, type SandboxRecord, sameText } from './sandbox-records.ts';
-import { DEFAULTS_ON_CREATE, PREFIXES, USER_ID } from './sandbox-schema.ts';
+import type { SfError } from './errors.ts';
+import { type SandboxOrg, type SandboxRecord, sameText } from './records.ts';
+import { DEFAULTS_ON_CREATE, PREFIXES, USER_ID } from './schema.ts';
 
 export interface DuplicateRule {
   name?: string;

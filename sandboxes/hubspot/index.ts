@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
-import { Conflict, type HubSpotRecord, PortalState, ValidationFailure } from './sandbox-state.ts';
+import { type LoopbackServer, listenOnLoopback } from '../server.ts';
+import { Conflict, type HubSpotRecord, PortalState, ValidationFailure } from './state.ts';
 
 export interface HubSpotSandboxOptions {
   port?: number;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type LoopbackServer, listenOnLoopback } from '../sandbox-server.ts';
+import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { renderMessageText } from './render-text.ts';
 
 /** A channel of the sandbox workspace. */
