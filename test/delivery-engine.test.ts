@@ -77,7 +77,8 @@ describeEachDialect('delivery', () => {
     const started = Date.now();
     const id = await post(service);
     await until(() => sandbox.delivered().length === 1, 'delivery');
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Well before the one-minute poll, however loaded the machine: woken by ingest, not by the poll.
+    expect(Date.now() - started).toBeLessThan(30_000);
     const [received] = sandbox.delivered();
     expect(received!.id).toBe(id);
     expect(received!.signatureValid).toBe(true);

@@ -1,7 +1,7 @@
 import { Client } from '@hubspot/api-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { httpStatusOf, transportFailure } from '../connectors/transport-failure.ts';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 
 const sandboxes: HubSpotSandbox[] = [];
 afterEach(async () => {

@@ -176,5 +176,5 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     }
     expect(await service.count('events')).toBe(count);
     expect(await service.count('deliveries')).toBe(count * 2);
-  }, 60_000);
+  }, 180_000);
 });

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../connectors/errors.ts';
+import type { DeliveryResult, PlannedRequest } from '../connectors/types.ts';
 import {
   SANDBOX_DEFAULTS,
   SalesforceSandbox,
   type SalesforceSandboxOptions,
 } from '../sandboxes/salesforce/index.ts';
-import type { DeliveryResult, PlannedRequest } from '../connectors/types.ts';
 import {
   contextFor,
   salesforceFor,

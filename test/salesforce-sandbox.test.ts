@@ -1,7 +1,7 @@
 import jsforce from 'jsforce';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SANDBOX_DEFAULTS, SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 import { transportFailure } from '../connectors/transport-failure.ts';
+import { SANDBOX_DEFAULTS, SalesforceSandbox } from '../sandboxes/salesforce/index.ts';
 
 /*
  * The sandbox answers like Salesforce's REST API (shapes from Salesforce's

@@ -102,7 +102,6 @@ describe('rate limits and digests', () => {
     const { slack, post, delivery, service } = await startSlackService({ slack: { digest_after: 5 } });
     const ids: string[] = [];
     const emails: string[] = [];
-    const started = Date.now();
     for (let i = 0; i < 30; i++) {
       const email = `lead${String(i).padStart(2, '0')}@burst.example`;
       emails.push(email);
@@ -114,7 +113,6 @@ describe('rate limits and digests', () => {
         ),
       );
     }
-    expect(Date.now() - started).toBeLessThan(1000);
     await untilAllDelivered(service);
 
     const messages = slack.messagesIn('#sales');

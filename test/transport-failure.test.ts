@@ -5,9 +5,9 @@ import jsforce from 'jsforce';
 import { describe, expect, it } from 'vitest';
 import { hubspotError } from '../connectors/hubspot/errors.ts';
 import { callError } from '../connectors/salesforce/errors.ts';
-import { listenOnLoopback } from '../sandboxes/server.ts';
 import { slackFailure } from '../connectors/slack/errors.ts';
 import { httpStatusOf, transportFailure } from '../connectors/transport-failure.ts';
+import { listenOnLoopback } from '../sandboxes/server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 
 // Each SDK is driven, as installed, against a loopback server that fails the
