@@ -66,9 +66,9 @@ describe('buttons to the CRM record', () => {
     const id = await post(fixedEvent('lead.qualified'));
     await until(async () => (await delivery(id)).status === 'delivered', 'alert delivered');
     const [message] = slack.messages;
-    // It waited for HubSpot, but not much longer than links_timeout.
+    // It waited for HubSpot for links_timeout, not for HubSpot's retry an hour later.
     expect(message!.at - sent).toBeGreaterThanOrEqual(1000);
-    expect(message!.at - sent).toBeLessThan(3000);
+    expect(message!.at - sent).toBeLessThan(30_000);
     expect(buttons(message!.blocks)).toEqual([
       { text: 'View conversation', url: 'https://chat.example/c/8842' },
     ]);
@@ -93,7 +93,8 @@ describe('buttons to the CRM record', () => {
     const sent = Date.now();
     const id = await post(fixedEvent('feedback.submitted'));
     await until(async () => (await delivery(id)).status === 'delivered', 'alert delivered');
-    expect(slack.messages[0]!.at - sent).toBeLessThan(1000);
+    // Not held for the 10 s links_timeout, however loaded the machine.
+    expect(slack.messages[0]!.at - sent).toBeLessThan(5_000);
   });
 });
 
@@ -152,7 +153,12 @@ describe('rate limits and digests', () => {
 
   it('paces alerts per channel, not across channels', async () => {
     const { slack, post, delivery } = await startSlackService({
-      slack: { channel: "{{ metadata.slack_channel | default: '#sales' }}", digest_after: 'off' },
+      slack: {
+        channel: "{{ metadata.slack_channel | default: '#sales' }}",
+        digest_after: 'off',
+        // Long enough that "waited for the other channel" stands out from a loaded machine's delays.
+        channel_interval: '3s',
+      },
     });
     const ids = [];
     for (const channel of ['sales', 'support', 'sales', 'support'])
@@ -162,10 +168,10 @@ describe('rate limits and digests', () => {
     const support = slack.messagesIn('#support');
     expect(sales).toHaveLength(2);
     expect(support).toHaveLength(2);
-    expect(sales[1]!.at - sales[0]!.at).toBeGreaterThanOrEqual(1000);
-    expect(support[1]!.at - support[0]!.at).toBeGreaterThanOrEqual(1000);
-    // The two channels did not wait for each other.
-    expect(Math.abs(support[0]!.at - sales[0]!.at)).toBeLessThan(900);
+    expect(sales[1]!.at - sales[0]!.at).toBeGreaterThanOrEqual(3000);
+    expect(support[1]!.at - support[0]!.at).toBeGreaterThanOrEqual(3000);
+    // The two channels did not wait for each other (that would put 3 s between their first messages).
+    expect(Math.abs(support[0]!.at - sales[0]!.at)).toBeLessThan(1500);
     expect(slack.rateLimited()).toEqual([]);
   });
 
