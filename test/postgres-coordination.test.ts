@@ -26,6 +26,21 @@ describe('sharing a rate limit between workers', () => {
 });
 
 describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQL', () => {
+  it('migrates a schema of its own although another schema of the database has leadrelay tables', async () => {
+    const first = await freshPostgresSchema();
+    const second = await freshPostgresSchema();
+    const stores = [openDatabase(first.url), openDatabase(second.url)];
+    cleanups.push(
+      () => first.drop(),
+      () => second.drop(),
+      () => Promise.all(stores.map((store) => store.close())),
+    );
+    expect(await migrateToLatest(stores[0]!.db as never)).toEqual(['0001-initial']);
+    // kysely's migrator, left to itself, finds the first schema's tables by name and skips its own.
+    expect(await migrateToLatest(stores[1]!.db as never)).toEqual(['0001-initial']);
+    expect(await stores[1]!.db.selectFrom('deliveries').select('id').execute()).toEqual([]);
+  });
+
   it('counts live workers by heartbeat: stale ones drop out, stopped ones remove themselves', async () => {
     const schema = await freshPostgresSchema();
     const store = openDatabase(schema.url);

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import * as initial from './migrations/0001-initial.ts';
 
 /** One schema step; the shape kysely's Migrator runs. */
@@ -25,6 +25,7 @@ type MigratorClass = new (props: {
   provider: { getMigrations(): Promise<Record<string, Migration>> };
   migrationTableName: string;
   migrationLockTableName: string;
+  migrationTableSchema?: string;
 }) => MigratorLike;
 
 /**
@@ -50,8 +51,19 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'leadrelay_migrations',
     migrationLockTableName: 'leadrelay_migrations_lock',
+    // Without a schema, kysely takes a table of that name in *any* schema as ours: a second
+    // leadrelay in another schema of the same database would skip creating its own and fail.
+    ...(db.getExecutor().adapter instanceof PostgresAdapter
+      ? { migrationTableSchema: await currentSchema(db) }
+      : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The schema unqualified names resolve to (the first of `search_path` that exists). */
+async function currentSchema(db: Kysely<unknown>): Promise<string> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return rows[0]!.schema;
 }
