@@ -5,7 +5,6 @@ import { configPath, loadConfig } from '../config/load-config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { startService } from '../service.ts';
-import { runDemo } from './commands/demo.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
 import { formatPreview, mapRawPayload, previewEvent, readEventFile } from './commands/preview.ts';
 import { writeSchemas } from './commands/schema.ts';
@@ -125,6 +124,8 @@ async function demo(argv: string[]): Promise<number> {
   });
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout takes a number of seconds');
+  // Loaded here only: the demo brings the vendor sandboxes, which no other command may load.
+  const { runDemo } = await import('./commands/demo.ts');
   return runDemo({
     exit: values.exit,
     jsonSummary: values['json-summary'],
