@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { Conflict, type HubSpotRecord, PortalState, ValidationFailure } from './state.ts';
 
@@ -60,11 +61,9 @@ export class HubSpotSandbox {
   readonly expiredTokens = new Set<string>();
   /** Tokens that lack the contacts write scope. */
   readonly tokensWithoutScopes = new Set<string>();
+  private readonly faults = new FaultInjector<HubSpotFault>(faultKind);
   /** Faults injected so far (queued and random), by kind. */
-  readonly injected = new Map<string, number>();
-  private readonly faults: HubSpotFault[] = [];
-  private failureRate = 0;
-  private randomFaults: HubSpotFault[] = [];
+  readonly injected = this.faults.injected;
   private readonly window: number[] = [];
   private dailyCount = 0;
 
@@ -86,7 +85,7 @@ export class HubSpotSandbox {
 
   /** The next `count` matching requests get `fault` instead of their normal answer. */
   failNext(count: number, fault: HubSpotFault): void {
-    for (let i = 0; i < count; i++) this.faults.push(fault);
+    this.faults.queue(count, fault);
   }
 
   /**
@@ -97,8 +96,7 @@ export class HubSpotSandbox {
    * endpoint for private apps). `failNext` faults come first; `rate` 0 stops.
    */
   failRandomly(rate: number, faults: HubSpotFault[]): void {
-    this.failureRate = rate;
-    this.randomFaults = faults;
+    this.faults.setRandom(rate, faults);
   }
 
   /** Answers that were 429. */
@@ -124,15 +122,7 @@ export class HubSpotSandbox {
     const fits = (fault: HubSpotFault) =>
       !fault.path ||
       (typeof fault.path === 'string' ? url.pathname.includes(fault.path) : fault.path.test(url.pathname));
-    const faultIndex = this.faults.findIndex(fits);
-    const fault =
-      faultIndex >= 0
-        ? this.faults.splice(faultIndex, 1)[0]
-        : this.randomFault(this.randomFaults.filter(fits));
-    if (fault) {
-      const kind = faultKind(fault);
-      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
-    }
+    const fault = this.faults.take(fits);
     const slowOnly =
       fault !== undefined &&
       !fault.afterEffect &&
@@ -255,12 +245,6 @@ export class HubSpotSandbox {
       'x-hubspot-ratelimit-daily': String(daily),
       'x-hubspot-ratelimit-daily-remaining': String(Math.max(0, daily - this.dailyCount)),
     };
-  }
-
-  private randomFault(candidates: HubSpotFault[]): HubSpotFault | undefined {
-    if (this.failureRate <= 0 || candidates.length === 0 || Math.random() >= this.failureRate)
-      return undefined;
-    return candidates[Math.floor(Math.random() * candidates.length)];
   }
 
   private route(method: string, url: URL, body: Record<string, unknown>): { status: number; body?: unknown } {

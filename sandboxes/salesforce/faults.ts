@@ -31,11 +31,6 @@ export function faultMatches(fault: SandboxFault, method: string, path: string):
   return typeof match.path === 'string' ? path.includes(match.path) : match.path.test(path);
 }
 
-export function takeFault(faults: SandboxFault[], method: string, path: string): SandboxFault | undefined {
-  const index = faults.findIndex((fault) => faultMatches(fault, method, path));
-  return index < 0 ? undefined : faults.splice(index, 1)[0];
-}
-
 /** How a fault is counted: `503 SERVER_UNAVAILABLE`, `reset`, `slow 200 ms`, `performed, then connection dropped`… */
 export function faultKind(fault: SandboxFault): string {
   if (fault.kind) return fault.kind;

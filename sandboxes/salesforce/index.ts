@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { collection } from './collections.ts';
 import { type Answer, notFound, RequestError } from './errors.ts';
-import { faultAnswer, faultKind, faultMatches, type SandboxFault, takeFault } from './faults.ts';
+import { faultAnswer, faultKind, faultMatches, type SandboxFault } from './faults.ts';
 import { answerTokenRequest } from './oauth.ts';
 import { SandboxQueries } from './query.ts';
 import { SandboxOrg, type SandboxRecord } from './records.ts';
@@ -80,16 +81,14 @@ export class SalesforceSandbox {
   dailyLimit: number;
   /** The most requests that were being handled at the same moment. */
   peakConcurrency = 0;
-  /** Faults injected so far (queued and random), by kind. */
-  readonly injected = new Map<string, number>();
 
   private readonly org: SandboxOrg;
   private readonly rules: SandboxRules;
   private readonly queries: SandboxQueries;
   private readonly tokens = new Set<string>();
-  private readonly faults: SandboxFault[] = [];
-  private failureRate = 0;
-  private randomFaults: SandboxFault[] = [];
+  private readonly faults = new FaultInjector<SandboxFault>(faultKind);
+  /** Faults injected so far (queued and random), by kind. */
+  readonly injected = this.faults.injected;
   private readonly options: Required<
     Pick<SalesforceSandboxOptions, 'clientId' | 'clientSecret' | 'refreshToken' | 'queryPageSize'>
   > &
@@ -210,7 +209,7 @@ export class SalesforceSandbox {
 
   /** The next `count` matching requests get `fault`. */
   failNext(count: number, fault: SandboxFault = {}): void {
-    for (let i = 0; i < count; i++) this.faults.push(fault);
+    this.faults.queue(count, fault);
   }
 
   /**
@@ -224,14 +223,7 @@ export class SalesforceSandbox {
    * `failNext` faults come first; `rate` 0 stops.
    */
   failRandomly(rate: number, faults: SandboxFault[]): void {
-    this.failureRate = rate;
-    this.randomFaults = faults;
-  }
-
-  private randomFault(method: string, path: string): SandboxFault | undefined {
-    if (this.failureRate <= 0 || Math.random() >= this.failureRate) return undefined;
-    const candidates = this.randomFaults.filter((fault) => faultMatches(fault, method, path));
-    return candidates[Math.floor(Math.random() * candidates.length)];
+    this.faults.setRandom(rate, faults);
   }
 
   /* ---------------- HTTP ---------------- */
@@ -275,11 +267,7 @@ export class SalesforceSandbox {
       });
       return;
     }
-    const fault = takeFault(this.faults, method, url.pathname) ?? this.randomFault(method, url.pathname);
-    if (fault) {
-      const kind = faultKind(fault);
-      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
-    }
+    const fault = this.faults.take((candidate) => faultMatches(candidate, method, url.pathname));
     if (fault && !fault.afterEffect) {
       if (fault.delayMs) await sleep(fault.delayMs);
       if (fault.reset) {

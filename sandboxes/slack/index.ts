@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { renderMessageText } from './render-text.ts';
 
@@ -85,11 +86,9 @@ export class SlackSandbox {
   readonly messages: SandboxMessage[] = [];
   readonly calls: SandboxCall[] = [];
   readonly channels: SandboxChannel[];
+  private readonly faults = new FaultInjector<SlackFault>(faultKind);
   /** Faults injected so far (queued and random), by kind. */
-  readonly injected = new Map<string, number>();
-  private readonly faults: SlackFault[] = [];
-  private failureRate = 0;
-  private randomFaults: SlackFault[] = [];
+  readonly injected = this.faults.injected;
   private readonly lastPost = new Map<string, number>();
   private lastTs = 0;
   private inactive = false;
@@ -126,7 +125,7 @@ export class SlackSandbox {
 
   /** The next `count` calls of `fault.method` (default chat.postMessage) get `fault`. */
   failNext(count: number, fault: SlackFault): void {
-    for (let i = 0; i < count; i++) this.faults.push(fault);
+    this.faults.queue(count, fault);
   }
 
   /**
@@ -139,8 +138,7 @@ export class SlackSandbox {
    * first; `rate` 0 stops.
    */
   failRandomly(rate: number, faults: SlackFault[]): void {
-    this.failureRate = rate;
-    this.randomFaults = faults;
+    this.faults.setRandom(rate, faults);
   }
 
   /** From now on every call answers `account_inactive` (the app was uninstalled). */
@@ -192,12 +190,11 @@ export class SlackSandbox {
       return;
     }
     const { params, encoding } = parseBody(raw, req.headers['content-type'] ?? '', req.url ?? '');
-    const index = this.faults.findIndex((fault) => (fault.method ?? 'chat.postMessage') === method);
-    const fault = index >= 0 ? this.faults.splice(index, 1)[0] : this.randomFault(method);
-    if (fault) {
-      const kind = faultKind(fault);
-      this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1);
-    }
+    // A queued fault without `method` is for chat.postMessage; a random one fits every method.
+    const fault = this.faults.take(
+      (queued) => (queued.method ?? 'chat.postMessage') === method,
+      (random) => random.method === undefined || random.method === method,
+    );
     const call: SandboxCall = {
       method,
       at: Date.now(),
@@ -245,14 +242,6 @@ export class SlackSandbox {
     if (res.destroyed) return;
     res.writeHead(status, headers);
     res.end(JSON.stringify(answer));
-  }
-
-  private randomFault(method: string): SlackFault | undefined {
-    if (this.failureRate <= 0 || Math.random() >= this.failureRate) return undefined;
-    const candidates = this.randomFaults.filter(
-      (fault) => fault.method === undefined || fault.method === method,
-    );
-    return candidates[Math.floor(Math.random() * candidates.length)];
   }
 
   private authenticate(req: IncomingMessage, params: Record<string, unknown>): string | undefined {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 
 /** What the sandbox answers instead of a 200. */
@@ -41,9 +42,7 @@ export interface ReceivedRequest {
  */
 export class WebhookSandbox {
   readonly received: ReceivedRequest[] = [];
-  private readonly faults: Fault[] = [];
-  private failureRate = 0;
-  private randomFaults: Fault[] = [];
+  private readonly faults = new FaultInjector<Fault>(faultKind);
   private listeners: ((request: ReceivedRequest) => void)[] = [];
   private open = 0;
   /** The most requests that were being handled at the same moment. */
@@ -64,13 +63,17 @@ export class WebhookSandbox {
 
   /** The next `count` requests get `fault`. */
   failNext(count: number, fault: Fault = {}): void {
-    for (let i = 0; i < count; i++) this.faults.push(fault);
+    this.faults.queue(count, fault);
   }
 
   /** From now on, each request fails with probability `rate`, with one of `faults` picked at random. */
   failRandomly(rate: number, faults: Fault[]): void {
-    this.failureRate = rate;
-    this.randomFaults = faults;
+    this.faults.setRandom(rate, faults);
+  }
+
+  /** Faults injected so far, by kind (`500`, `429`, `reset`, `slow 1200 ms`…). */
+  get injected(): Map<string, number> {
+    return this.faults.injected;
   }
 
   /** Requests answered 2xx: the effects a real destination would keep. */
@@ -106,7 +109,7 @@ export class WebhookSandbox {
       res.end(JSON.stringify(this.received.map(({ headers: _headers, ...rest }) => rest)));
       return;
     }
-    const fault = this.faults.shift() ?? this.randomFault();
+    const fault = this.faults.take(() => true);
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
@@ -138,12 +141,6 @@ export class WebhookSandbox {
     this.received.push(record);
     for (const listener of this.listeners) listener(record);
   }
-
-  private randomFault(): Fault | undefined {
-    if (this.failureRate <= 0 || this.randomFaults.length === 0 || Math.random() >= this.failureRate)
-      return undefined;
-    return this.randomFaults[Math.floor(Math.random() * this.randomFaults.length)];
-  }
 }
 
 /**
@@ -165,4 +162,10 @@ function signatureValid(secret: string, body: Buffer, headers: IncomingMessage['
     // `verify` also parses the body as JSON; a custom (non-JSON) body with a good signature is still signed.
     return !(error instanceof WebhookVerificationError);
   }
+}
+
+function faultKind(fault: Fault): string {
+  if (fault.reset) return 'reset';
+  if (fault.status === undefined && fault.delayMs) return `slow ${fault.delayMs} ms`;
+  return String(fault.status ?? 500);
 }
