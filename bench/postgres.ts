@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { openDatabase } from '../src/db/database.ts';
-import { type EventToStore, storeEvents } from '../src/ingest/store-events.ts';
+import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
 import { leadrelayEnv } from './ingest.ts';
 import { runLoad } from './load.ts';
 import { startServerProcess } from './server-process.ts';

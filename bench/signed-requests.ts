@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sampleEvent } from '../src/event/sample-events.ts';
-import { standardWebhookHeaders } from '../src/ingest/verify/standard-webhooks.ts';
+import { standardWebhookHeaders } from '../src/util/standard-webhooks-signature.ts';
 
 export interface SignedRequest {
   /** Position in the run; also the tail of the event id, so a stored row maps back to it. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../src/config/main-schema.ts';
+import { duration } from '../src/util/duration.ts';
 
 /**
  * Keys every connector type accepts, with per-type defaults: how many

@@ -7,11 +7,11 @@ import { migrateToLatest } from './db/migrate.ts';
 import { listenForOutbox } from './db/postgres/outbox-channel.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
-import { eventWriterFor } from './ingest/store-events.ts';
 import { OpsAlerts } from './observability/alerts.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import { DeliveryWorker } from './outbox/delivery-worker.ts';
 import { prune } from './outbox/prune.ts';
+import { eventWriterFor } from './outbox/store-events.ts';
 import { WorkerRegistry } from './outbox/worker-registry.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
@@ -95,7 +95,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const pii = (env.LOG_PII ?? loaded.env.LOG_PII) === 'true';
-  const alerts = new OpsAlerts({ config, logger, metrics, now, pii });
+  const alerts = new OpsAlerts({
+    config: () => ({
+      alerts: config.current.main.alerts,
+      breakerAfterFailingFor: config.current.main.delivery.breaker.after_failing_for,
+      connectors: config.current.connectors,
+    }),
+    logger,
+    metrics,
+    now,
+    pii,
+  });
   const worker =
     options.worker === false
       ? undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { didYouMean } from '../src/config/did-you-mean.ts';
+import { didYouMean } from '../src/util/did-you-mean.ts';
 
 describe('didYouMean', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
-import { type EventToStore, storeEvents } from '../src/ingest/store-events.ts';
+import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, TEST_DATABASE_URL, type TestService } from './helpers/harness.ts';

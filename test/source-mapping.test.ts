@@ -2,12 +2,12 @@ import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapRawPayload, previewEvent } from '../src/cli/commands/preview.ts';
 import { ConfigError } from '../src/config/config-error.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { validateCanonicalEvent } from '../src/event/canonical-event.ts';
 import { SOURCE_PRESETS } from '../src/ingest/presets/index.ts';
 import { applySourceMap, sourceMapSchema } from '../src/ingest/source-mapping.ts';
+import { mapRawPayload, previewEvent } from '../src/preview/preview-event.ts';
 import { startTestService, type TestService } from './helpers/harness.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 

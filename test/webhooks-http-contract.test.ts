@@ -116,7 +116,7 @@ describeEachDialect('POST /webhooks/:source', (dialect) => {
     ]);
     const headers = officialHeaders(secret, 'evt_bad_utf8', 'placeholder');
     // Sign the exact bytes: the official package would re-encode a string.
-    const { standardWebhookHeaders } = await import('../src/ingest/verify/standard-webhooks.ts');
+    const { standardWebhookHeaders } = await import('../src/util/standard-webhooks-signature.ts');
     const response = await service.post('site', body, {
       ...headers,
       ...standardWebhookHeaders(secret, 'evt_bad_utf8', body),

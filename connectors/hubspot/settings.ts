@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../src/config/main-schema.ts';
+import { duration } from '../../src/util/duration.ts';
 import { templateField, templateMap } from '../../src/mapping/template-field.ts';
 import { commonSettings } from '../common-settings.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../src/config/main-schema.ts';
+import { duration } from '../../src/util/duration.ts';
 import { EVENT_TYPES, type EventType } from '../../src/event/canonical-event.ts';
 import { sampleEvent } from '../../src/event/sample-events.ts';
 import type { Template } from '../../src/mapping/template.ts';

@@ -1,4 +1,4 @@
-import { standardWebhookHeaders } from '../../src/ingest/verify/standard-webhooks.ts';
+import { standardWebhookHeaders } from '../../src/util/standard-webhooks-signature.ts';
 import { renderFields } from '../../src/mapping/template.ts';
 import { limitsFrom } from '../common-settings.ts';
 import { isRetryableStatus, PermanentError, parseRetryAfter, RetryableError } from '../errors.ts';

@@ -4,9 +4,10 @@ import { ConfigError } from '../config/config-error.ts';
 import { configPath, loadConfig } from '../config/load-config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
+import { formatPreview, mapRawPayload, PreviewError, previewEvent } from '../preview/preview-event.ts';
 import { startService } from '../service.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
-import { formatPreview, mapRawPayload, previewEvent, readEventFile } from './commands/preview.ts';
+import { readEventFile } from './commands/preview.ts';
 import { writeSchemas } from './commands/schema.ts';
 import { sendTest } from './commands/send-test.ts';
 import { UsageError } from './usage-error.ts';
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof PreviewError) {
       console.error(error.message);
       return 1;
     }

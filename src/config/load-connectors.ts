@@ -3,7 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
 import { builtInTypeNames, isModuleReference, resolveConnectorType } from '../../connectors/registry.ts';
 import type { Connector, ConnectorEnvironment } from '../../connectors/types.ts';
-import { didYouMeanSuffix } from './did-you-mean.ts';
+import { didYouMeanSuffix } from '../util/did-you-mean.ts';
 import { validateYaml } from './schema-problems.ts';
 import { YamlFile } from './yaml-file.ts';
 

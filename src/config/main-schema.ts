@@ -3,20 +3,10 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '../event/canonical-event.ts';
 import { PRESET_NAMES, SOURCE_PRESETS } from '../ingest/presets/index.ts';
 import { sourceMapSchema } from '../ingest/source-mapping.ts';
-import { parseDuration, parseSize } from './units.ts';
+import { duration } from '../util/duration.ts';
+import { parseSize } from '../util/units.ts';
 
-/** A duration such as `10s`, validated at load time, carried as milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${value}" is not a duration (examples: 500ms, 10s, 5m, 2h, 1d)`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+export { duration };
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const bytes = parseSize(value);

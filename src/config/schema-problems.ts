@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { didYouMeanSuffix } from './did-you-mean.ts';
+import { didYouMeanSuffix } from '../util/did-you-mean.ts';
 import type { KeyPath, YamlFile } from './yaml-file.ts';
 
 /**

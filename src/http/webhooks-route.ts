@@ -4,7 +4,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { GroupCommit } from '../db/group-commit.ts';
 import { receiveEvent } from '../ingest/receive-event.ts';
 import { reject } from '../ingest/rejection.ts';
-import type { EventToStore, StoredEvent } from '../ingest/store-events.ts';
+import type { EventToStore, StoredEvent } from '../outbox/store-events.ts';
 import type { Logger } from '../util/logger.ts';
 import { AddressSet, clientAddress } from './client-address.ts';
 import { sendRejection } from './errors.ts';

@@ -2,13 +2,13 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { SourceConfig } from '../config/main-schema.ts';
 import type { GroupCommit } from '../db/group-commit.ts';
 import { validateCanonicalEvent } from '../event/canonical-event.ts';
+import type { EventToStore, StoredEvent } from '../outbox/store-events.ts';
 import { newId } from '../util/ids.ts';
 import { orderingKey } from './ordering-key.ts';
 import { parseJsonBody } from './parse-body.ts';
 import { type Rejection, reject } from './rejection.ts';
 import { routeEvent } from './router.ts';
 import { applySourceMap } from './source-mapping.ts';
-import type { EventToStore, StoredEvent } from './store-events.ts';
 import type { HeaderLookup } from './verify/verdict.ts';
 import { verifyRequest } from './verify/verify-request.ts';
 

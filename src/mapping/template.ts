@@ -1,5 +1,5 @@
 import type { Template as LiquidTemplate } from 'liquidjs';
-import { didYouMeanSuffix } from '../config/did-you-mean.ts';
+import { didYouMeanSuffix } from '../util/did-you-mean.ts';
 import { engine, filterNames } from './engine.ts';
 import { TRANSCRIPT_FORMATS } from './transcript-formats.ts';
 

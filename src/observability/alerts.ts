@@ -1,5 +1,4 @@
-import type { DeliveryContext } from '../../connectors/types.ts';
-import type { ConfigHolder } from '../config/config-holder.ts';
+import type { Connector, DeliveryContext } from '../../connectors/types.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -40,6 +39,22 @@ interface Subject {
  * not through the outbox: a failure to alert is logged, not retried. The
  * alert connector's own failures are never alerted through itself.
  */
+/** What alerts read of the configuration in force, at every alert (so a reload takes effect). */
+export interface AlertsConfig {
+  alerts:
+    | {
+        to: string;
+        after_failing_for?: number | undefined;
+        min_interval: number;
+        on_dead: boolean;
+        admin_url?: string | undefined;
+      }
+    | undefined;
+  /** The breaker's `after_failing_for`: the default of the alert's own. */
+  breakerAfterFailingFor: number;
+  connectors: ReadonlyMap<string, Connector>;
+}
+
 export class OpsAlerts implements DeliveryAlerts {
   private readonly subjects = new Map<string, Subject>();
   private readonly sending = new Set<Promise<void>>();
@@ -47,7 +62,7 @@ export class OpsAlerts implements DeliveryAlerts {
 
   constructor(
     private readonly options: {
-      config: ConfigHolder;
+      config: () => AlertsConfig;
       logger: Logger;
       metrics?: ServiceMetrics | undefined;
       now?: () => number;
@@ -61,12 +76,9 @@ export class OpsAlerts implements DeliveryAlerts {
   }
 
   private settings() {
-    const main = this.options.config.current.main;
-    if (!main.alerts) return undefined;
-    return {
-      ...main.alerts,
-      afterFailingFor: main.alerts.after_failing_for ?? main.delivery.breaker.after_failing_for,
-    };
+    const { alerts, breakerAfterFailingFor } = this.options.config();
+    if (!alerts) return undefined;
+    return { ...alerts, afterFailingFor: alerts.after_failing_for ?? breakerAfterFailingFor };
   }
 
   deliveryDead(info: { connector: string; eventId: string; deliveryId: number; error: string }): void {
@@ -180,7 +192,7 @@ export class OpsAlerts implements DeliveryAlerts {
   private send(connector: string, kind: AlertKind, error: string | undefined, content: AlertContent): void {
     const settings = this.settings();
     if (!settings) return;
-    const target = this.options.config.current.connectors.get(settings.to);
+    const target = this.options.config().connectors.get(settings.to);
     const subject = this.subject(connector);
     const { dead, failing } = subject.suppressed;
     const since = subject.lastSentAt;

@@ -1,5 +1,5 @@
 import type SQLite from 'better-sqlite3';
-import type { EventToStore, StoredEvent } from '../../ingest/store-events.ts';
+import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
 
 /*
  * Design note. This is ingest's hot path on SQLite: one synchronous

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { EventToStore, StoredEvent } from '../../ingest/store-events.ts';
+import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
 import type { SqliteSettings } from './open-connection.ts';
 
 type Pending = { resolve: (results: StoredEvent[]) => void; reject: (error: Error) => void };

@@ -1,5 +1,5 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import type { EventToStore, StoredEvent } from '../../ingest/store-events.ts';
+import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
 import { sqliteEventInserter } from './insert-events.ts';
 import { openConnection, type SqliteSettings } from './open-connection.ts';
 

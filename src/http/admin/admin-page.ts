@@ -1,9 +1,8 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { formatPreview, previewEvent } from '../../cli/commands/preview.ts';
-import { UsageError } from '../../cli/usage-error.ts';
 import { listEvents, queueOverview } from '../../outbox/admin-queries.ts';
 import { listDeliveries, showEvent } from '../../outbox/operator-queries.ts';
+import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
 import { BodyTooLargeError, readRawBody } from '../read-raw-body.ts';
 import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page } from './html.ts';
@@ -236,11 +235,11 @@ ${d.attemptLog.map(
     try {
       const value = JSON.parse(text) as unknown;
       if (!value || typeof value !== 'object' || Array.isArray(value))
-        throw new UsageError('paste one event: a JSON object');
+        throw new PreviewError('paste one event: a JSON object');
       const entries = previewEvent(deps.config.current, value as Record<string, unknown>, { source });
       output = html`<h2>What would be sent</h2><pre class="preview">${formatPreview(entries)}</pre>`;
     } catch (error) {
-      if (!(error instanceof UsageError) && !(error instanceof SyntaxError)) throw error;
+      if (!(error instanceof PreviewError) && !(error instanceof SyntaxError)) throw error;
       output = html`<pre class="err">${error.message}</pre>`;
     }
     send(ctx, 200, page('Preview', html`${previewForm(csrf, text, source)}${output}`, { csrf }));

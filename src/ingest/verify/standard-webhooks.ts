@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { signStandardWebhook } from '../../util/standard-webhooks-signature.ts';
 import { constantTimeEqual } from './constant-time.ts';
 import { checkTimestamp, type HeaderLookup, rejected, VERIFIED, type Verdict } from './verdict.ts';
 
@@ -40,35 +40,4 @@ export function verifyStandardWebhooks(
     for (const signature of offered) matched = constantTimeEqual(expected, signature) || matched;
   }
   return matched ? VERIFIED : rejected('no signature matches');
-}
-
-const decodedKeys = new Map<string, Buffer>();
-
-function signStandardWebhook(secret: string, prefix: Buffer, body: Buffer): Buffer {
-  let key = decodedKeys.get(secret);
-  if (!key) {
-    key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-    if (decodedKeys.size > 1000) decodedKeys.clear();
-    decodedKeys.set(secret, key);
-  }
-  return createHmac('sha256', key).update(prefix).update(body).digest();
-}
-
-/**
- * Headers for a Standard Webhooks request, as a sender would make them; used by
- * `leadrelay send-test`, the webhook connector and the tests.
- */
-export function standardWebhookHeaders(
-  secret: string,
-  id: string,
-  body: string | Buffer,
-  timestampSeconds = Math.floor(Date.now() / 1000),
-): Record<string, string> {
-  const raw = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const signature = signStandardWebhook(secret, Buffer.from(`${id}.${timestampSeconds}.`, 'utf8'), raw);
-  return {
-    'webhook-id': id,
-    'webhook-timestamp': String(timestampSeconds),
-    'webhook-signature': `v1,${signature.toString('base64')}`,
-  };
 }

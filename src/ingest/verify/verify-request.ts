@@ -1,7 +1,8 @@
 import type { VerifyConfig } from '../../config/main-schema.ts';
+import { standardWebhookHeaders } from '../../util/standard-webhooks-signature.ts';
 import { constantTimeEqual } from './constant-time.ts';
 import { hmacDigest, verifyHmac } from './hmac.ts';
-import { standardWebhookHeaders, verifyStandardWebhooks } from './standard-webhooks.ts';
+import { verifyStandardWebhooks } from './standard-webhooks.ts';
 import { type HeaderLookup, rejected, VERIFIED, type Verdict } from './verdict.ts';
 
 /** Checks a request's signature by the source's scheme, over the exact bytes received. */

@@ -5,28 +5,9 @@ import { notifyOutbox } from '../db/postgres/outbox-channel.ts';
 import { sqliteEventInserter } from '../db/sqlite/insert-events.ts';
 import { SqliteWriterThread } from '../db/sqlite/writer-client.ts';
 import type { Tables } from '../db/tables.ts';
+import type { EventToStore, StoredEvent } from './event-to-store.ts';
 
-/** An accepted event and the connectors it is routed to, ready to be written. */
-export interface EventToStore {
-  id: string;
-  source: string;
-  externalId: string;
-  type: string;
-  receivedAt: number;
-  occurredAt: string | null;
-  payload: string;
-  connectors: readonly string[];
-  orderingKey: string | null;
-  /** `ignored`: a mapped source's payload that maps to no event; kept for idempotency, never delivered. */
-  status?: 'accepted' | 'ignored';
-}
-
-export interface StoredEvent {
-  /** The stored event's id: the new one, or the first copy's for a duplicate. */
-  id: string;
-  deliveries: number;
-  duplicate: boolean;
-}
+export type { EventToStore, StoredEvent };
 
 /**
  * The fastest way this database has to run {@link storeEvents}: on a SQLite

@@ -1,0 +1,24 @@
+// The outbox's write seam: what ingest hands over and what it gets back,
+// whichever dialect (or the SQLite writer thread) performs the write.
+
+/** An accepted event and the connectors it is routed to, ready to be written. */
+export interface EventToStore {
+  id: string;
+  source: string;
+  externalId: string;
+  type: string;
+  receivedAt: number;
+  occurredAt: string | null;
+  payload: string;
+  connectors: readonly string[];
+  orderingKey: string | null;
+  /** `ignored`: a mapped source's payload that maps to no event; kept for idempotency, never delivered. */
+  status?: 'accepted' | 'ignored';
+}
+
+export interface StoredEvent {
+  /** The stored event's id: the new one, or the first copy's for a duplicate. */
+  id: string;
+  deliveries: number;
+  duplicate: boolean;
+}
