@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../../src/util/duration.ts';
 import { templateField, templateMap } from '../../src/mapping/template-field.ts';
+import { duration } from '../../src/util/duration.ts';
 import { commonSettings } from '../common-settings.ts';
 
 /**

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { duration } from '../../src/util/duration.ts';
 import { EVENT_TYPES, type EventType } from '../../src/event/canonical-event.ts';
 import { sampleEvent } from '../../src/event/sample-events.ts';
 import type { Template } from '../../src/mapping/template.ts';
 import { templateField, templateMap } from '../../src/mapping/template-field.ts';
+import { duration } from '../../src/util/duration.ts';
 import { commonSettings } from '../common-settings.ts';
 import { renderCustomBlocks } from './blocks.ts';
 

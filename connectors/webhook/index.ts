@@ -1,5 +1,5 @@
-import { standardWebhookHeaders } from '../../src/util/standard-webhooks-signature.ts';
 import { renderFields } from '../../src/mapping/template.ts';
+import { standardWebhookHeaders } from '../../src/util/standard-webhooks-signature.ts';
 import { limitsFrom } from '../common-settings.ts';
 import { isRetryableStatus, PermanentError, parseRetryAfter, RetryableError } from '../errors.ts';
 import { transportFailure } from '../transport-failure.ts';
