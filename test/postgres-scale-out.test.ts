@@ -5,7 +5,7 @@ import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, TEST_DATABASE_URL, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
-import { until } from './helpers/until.ts';
+import { untilDrained } from './helpers/until.ts';
 
 /*
  * Scale-out on PostgreSQL (docs/scaling.md): several `leadrelay worker` and
@@ -75,24 +75,20 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     for (let i = 0; i < total; i += 500)
       await storeEvents(service.store.db, events.slice(i, i + 500), { notify: true });
 
-    await until(() => sandbox.delivered().length >= total / 2, 'half delivered', 60_000);
+    await untilDrained(() => total / 2 - sandbox.delivered().length, 'half delivered');
     const victim = workers[1]!;
     victim.child.kill('SIGKILL');
     await victim.exited;
     const atKill = sandbox.received.length;
 
-    await until(
-      async () => {
-        const open = await service.store.db
-          .selectFrom('deliveries')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('status', '!=', 'delivered')
-          .executeTakeFirstOrThrow();
-        return Number(open.n) === 0;
-      },
-      'every delivery finished',
-      120_000,
-    );
+    await untilDrained(async () => {
+      const open = await service.store.db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '!=', 'delivered')
+        .executeTakeFirstOrThrow();
+      return Number(open.n);
+    }, 'every delivery finished');
     const seconds = (performance.now() - started) / 1000;
 
     const received = sandbox.delivered();
@@ -133,7 +129,8 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     for (const worker of [workers[0]!, workers[2]!]) worker.child.kill('SIGTERM');
     expect(await workers[0]!.exited).toBe(0);
     expect(await workers[2]!.exited).toBe(0);
-  }, 180_000);
+    // Fails on no progress (untilDrained), not on a budget for a quiet machine.
+  }, 900_000);
 
   it('two serve instances accepting the same event ids at the same time store each once', async () => {
     const secret = newSecret();
