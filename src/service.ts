@@ -2,8 +2,8 @@ import type { ConnectorEnvironment } from '../connectors/types.ts';
 import { ConfigHolder } from './config/config-holder.ts';
 import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
-import { type Database, openDatabase } from './db/database.ts';
-import { migrateToLatest } from './db/migrate.ts';
+import type { Database } from './db/database.ts';
+import { openStore } from './db/open-store.ts';
 import { listenForOutbox } from './db/postgres/outbox-channel.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
@@ -78,16 +78,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ? await loadConfig(options.config, { env, connectorEnvironment })
       : options.config;
   const config = new ConfigHolder(loaded);
-  const store = openDatabase(loaded.main.database.url, {
-    durability: loaded.main.database.durability,
-    busyTimeoutMs: loaded.main.database.busy_timeout,
-  });
-  try {
-    await migrateToLatest(store.db as never);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  const { store } = await openStore(loaded.main.database);
   for (const [name, source] of Object.entries(loaded.main.sources)) {
     if (source.verify.scheme === 'none')
       logger.warn({ source: name }, 'source accepts unsigned requests (insecure)');

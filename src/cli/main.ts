@@ -2,8 +2,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { configPath, loadConfig } from '../config/load-config.ts';
-import { openDatabase } from '../db/database.ts';
-import { migrateToLatest } from '../db/migrate.ts';
+import { openStore } from '../db/open-store.ts';
 import { formatPreview, mapRawPayload, PreviewError, previewEvent } from '../preview/preview-event.ts';
 import { startService } from '../service.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
@@ -138,12 +137,8 @@ async function demo(argv: string[]): Promise<number> {
 async function migrate(argv: string[]): Promise<number> {
   const { values } = args(argv, {});
   const config = await loadConfig(configPath(values.config));
-  const store = openDatabase(config.main.database.url, {
-    durability: config.main.database.durability,
-    busyTimeoutMs: config.main.database.busy_timeout,
-  });
+  const { store, applied } = await openStore(config.main.database);
   try {
-    const applied = await migrateToLatest(store.db as never);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
     return 0;
   } finally {

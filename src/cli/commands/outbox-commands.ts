@@ -1,10 +1,9 @@
 import { loadConfig } from '../../config/load-config.ts';
-import { type Database, openDatabase } from '../../db/database.ts';
-import { migrateToLatest } from '../../db/migrate.ts';
+import type { Database } from '../../db/database.ts';
+import { openStore } from '../../db/open-store.ts';
 import type { DeliveryStatus } from '../../db/tables.ts';
-import { orderingKey } from '../../ingest/ordering-key.ts';
-import { routeEvent } from '../../ingest/router.ts';
-import { listDeliveries, replayEvent, retryDead, showEvent } from '../../outbox/operator-queries.ts';
+import { replayStoredEvent } from '../../ingest/replay-event.ts';
+import { listDeliveries, retryDead, showEvent } from '../../outbox/operator-queries.ts';
 import { formatTable, formatTime } from '../table.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -12,12 +11,8 @@ const STATUSES: DeliveryStatus[] = ['pending', 'leased', 'delivered', 'dead'];
 
 async function withStore<T>(configFile: string, run: (store: Database) => Promise<T>): Promise<T> {
   const config = await loadConfig(configFile);
-  const store = openDatabase(config.main.database.url, {
-    durability: config.main.database.durability,
-    busyTimeoutMs: config.main.database.busy_timeout,
-  });
+  const { store } = await openStore(config.main.database);
   try {
-    await migrateToLatest(store.db as never);
     return await run(store);
   } finally {
     await store.close();
@@ -134,26 +129,15 @@ export async function eventsReplay(
   print: (text: string) => void,
 ): Promise<number> {
   const config = await loadConfig(configFile);
-  const created = await withStore(configFile, async (store) => {
-    const detail = await showEvent(store.db, id);
-    if (!detail) throw new UsageError(`no event with id "${id}"`);
-    const connectors = routeEvent(config.routes, detail.source, detail.event as { type: string });
-    return {
-      detail,
-      ids: await replayEvent(
-        store.db,
-        { id: detail.id, orderingKey: orderingKey(detail.event) },
-        connectors,
-        Date.now(),
-      ),
-      connectors,
-    };
-  });
-  if (created.ids.length === 0)
-    print(`event ${created.detail.id} is routed to no connector under the current configuration`);
+  const replayed = await withStore(configFile, (store) =>
+    replayStoredEvent(store.db, config.routes, id, Date.now()),
+  );
+  if (!replayed) throw new UsageError(`no event with id "${id}"`);
+  if (replayed.deliveries.length === 0)
+    print(`event ${replayed.eventId} is routed to no connector under the current configuration`);
   else
     print(
-      `event ${created.detail.id} queued again for ${created.connectors.join(', ')} (deliveries ${created.ids.join(', ')})`,
+      `event ${replayed.eventId} queued again for ${replayed.connectors.join(', ')} (deliveries ${replayed.deliveries.join(', ')})`,
     );
   return 0;
 }

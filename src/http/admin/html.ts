@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../../util/escape-html.ts';
+
+export { escapeHtml };
 
 /** Markup that is already safe: produced by `html` or a constant. */
 export class Html {
@@ -6,15 +9,6 @@ export class Html {
   toString(): string {
     return this.text;
   }
-}
-
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 type Part = Html | string | number | boolean | null | undefined | readonly Part[];

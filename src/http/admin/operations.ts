@@ -1,9 +1,8 @@
 import type { ConfigHolder } from '../../config/config-holder.ts';
 import type { Database } from '../../db/database.ts';
-import { orderingKey } from '../../ingest/ordering-key.ts';
-import { routeEvent } from '../../ingest/router.ts';
+import { replayStoredEvent } from '../../ingest/replay-event.ts';
 import { deliveryStatus } from '../../outbox/admin-queries.ts';
-import { replayEvent, retryDead, showEvent } from '../../outbox/operator-queries.ts';
+import { retryDead } from '../../outbox/operator-queries.ts';
 
 /** What the admin API and the admin page both do; each renders the outcome its own way. */
 export interface AdminDependencies {
@@ -43,17 +42,9 @@ export async function replay(
   deps: AdminDependencies,
   id: string,
 ): Promise<{ eventId: string; connectors: string[]; deliveries: number[] } | undefined> {
-  const detail = await showEvent(deps.store.db, id);
-  if (!detail) return undefined;
-  const connectors = routeEvent(deps.config.current.routes, detail.source, detail.event as { type: string });
-  const deliveries = await replayEvent(
-    deps.store.db,
-    { id: detail.id, orderingKey: orderingKey(detail.event) },
-    connectors,
-    deps.now(),
-  );
-  if (deliveries.length > 0) deps.wake?.();
-  return { eventId: detail.id, connectors, deliveries };
+  const replayed = await replayStoredEvent(deps.store.db, deps.config.current.routes, id, deps.now());
+  if (replayed && replayed.deliveries.length > 0) deps.wake?.();
+  return replayed;
 }
 
 export interface ConfigStatus {

@@ -1,3 +1,4 @@
+import { escapeHtml } from '../../util/escape-html.ts';
 import type { TRANSCRIPT_FORMATS } from '../transcript-formats.ts';
 
 export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
@@ -73,15 +74,6 @@ function renderMessage(message: Message, format: TranscriptFormat): string {
 function clock(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? '' : date.toISOString().slice(11, 16);
-}
-
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 function escapeMarkdown(text: string): string {

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+import { replayEvent, showEvent } from '../outbox/operator-queries.ts';
+import { orderingKey } from './ordering-key.ts';
+import { type CompiledRoute, routeEvent } from './router.ts';
+
+/**
+ * Queues a stored event again for the connectors its routes name under the
+ * routes in force now, as if it had just arrived (earlier deliveries stay, for
+ * the record): `leadrelay events replay` and the admin page's Replay button.
+ * Undefined when there is no such event.
+ */
+export async function replayStoredEvent(
+  db: Kysely<Tables>,
+  routes: readonly CompiledRoute[],
+  id: string,
+  now: number,
+): Promise<{ eventId: string; connectors: string[]; deliveries: number[] } | undefined> {
+  const detail = await showEvent(db, id);
+  if (!detail) return undefined;
+  const connectors = routeEvent(routes, detail.source, detail.event as { type: string });
+  const deliveries = await replayEvent(
+    db,
+    { id: detail.id, orderingKey: orderingKey(detail.event) },
+    connectors,
+    now,
+  );
+  return { eventId: detail.id, connectors, deliveries };
+}
