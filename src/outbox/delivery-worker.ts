@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { DeliveryError } from '../../connectors/errors.ts';
 import type { Connector, DeliveryContext, DeliveryResult } from '../../connectors/types.ts';
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
@@ -14,17 +13,11 @@ import { RateLimiter, shareRate } from '../util/rate-limiter.ts';
 export { shareRate };
 
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
-import {
-  type AttemptRecord,
-  type Finish,
-  type FinishItem,
-  finishDeliveries,
-  releaseLeases,
-} from './finish-delivery.ts';
+import { decideOutcome } from './decide-outcome.ts';
+import { type FinishItem, finishDeliveries, releaseLeases } from './finish-delivery.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { nextDueAt } from './next-due.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
-import { nextRetryDelay } from './retry-policy.ts';
 
 export interface WorkerOptions {
   store: Database;
@@ -321,6 +314,7 @@ export class DeliveryWorker {
     };
   }
 
+  /** Records what the attempt meant beyond its row: metrics, logs, alerts, rate pauses and the connector's health. */
   private decide(
     config: LoadedConfig,
     connector: Connector,
@@ -328,78 +322,36 @@ export class DeliveryWorker {
     outcome: unknown,
     timing: { startedAt: number; durationMs: number; requestSummary: string },
   ): FinishItem {
-    const attempt: AttemptRecord = {
-      startedAt: timing.startedAt,
-      durationMs: timing.durationMs,
-      outcome: 'delivered',
-      requestSummary: timing.requestSummary,
-    };
-    let finish: Finish;
-    if (!(outcome instanceof Error) && isResult(outcome)) {
-      finish = { status: 'delivered', result: outcome.data };
-      attempt.statusCode = outcome.statusCode;
-      attempt.responseSummary = outcome.summary;
-      this.options.metrics?.attemptFinished(connector.name, 'delivered', timing.durationMs);
+    const { item, error, retryInMs } = decideOutcome(row, outcome, timing, {
+      schedule: config.main.delivery.retry_schedule,
+      now: this.now(),
+      random: this.random,
+    });
+    this.options.metrics?.attemptFinished(connector.name, item.attempt!.outcome, timing.durationMs);
+    if (!error) {
       this.healthy(connector);
-    } else {
-      const error =
-        outcome instanceof DeliveryError
-          ? outcome
-          : new DeliveryError(outcome instanceof Error ? outcome.message : String(outcome), {
-              retryable: true,
-            });
-      attempt.statusCode = error.statusCode;
-      attempt.error = error.message;
-      attempt.responseSummary = error.response;
-      if (error.retryAfterMs !== undefined)
-        this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
-      // Held back without being sent: wait as this attempt's retry would, but never give up for it.
-      const schedule = config.main.delivery.retry_schedule;
-      const uncounted = error.retryable && error.notSent;
-      const delay = error.retryable
-        ? nextRetryDelay({
-            attemptsMade: uncounted ? Math.min(row.attempts, schedule.length - 1) : row.attempts,
-            schedule,
-            retryAfterMs: error.retryAfterMs,
-            random: this.random,
-          })
-        : undefined;
-      if (delay === undefined) {
-        const message = error.retryable
-          ? `gave up after ${row.attempts} attempts: ${error.message}`
-          : error.message;
-        finish = { status: 'dead', error: message };
-        attempt.outcome = 'dead';
-        this.options.logger.warn(
-          { event_id: row.eventId, delivery_id: row.id, connector: connector.name, error: message },
-          'delivery is dead',
-        );
-        this.options.alerts?.deliveryDead({
-          connector: connector.name,
-          eventId: row.eventId,
-          deliveryId: row.id,
-          error: message,
-        });
-      } else {
-        finish = { status: 'pending', nextAttemptAt: this.now() + delay, error: error.message };
-        attempt.outcome = 'retry';
-        this.options.logger.info(
-          {
-            event_id: row.eventId,
-            delivery_id: row.id,
-            connector: connector.name,
-            retry_in_ms: delay,
-            error: error.message,
-          },
-          'delivery failed; will retry',
-        );
-      }
-      this.options.metrics?.attemptFinished(connector.name, attempt.outcome, timing.durationMs);
-      // The failure that held it back has counted already.
-      if (uncounted) return { id: row.id, finish, attempt, uncounted };
-      if (error.retryable) this.failing(config, connector, error.message);
+      return item;
     }
-    return { id: row.id, finish, attempt };
+    if (error.retryAfterMs !== undefined)
+      this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
+    const about = { event_id: row.eventId, delivery_id: row.id, connector: connector.name };
+    if (item.finish.status === 'dead') {
+      this.options.logger.warn({ ...about, error: item.finish.error }, 'delivery is dead');
+      this.options.alerts?.deliveryDead({
+        connector: connector.name,
+        eventId: row.eventId,
+        deliveryId: row.id,
+        error: item.finish.error,
+      });
+    } else {
+      this.options.logger.info(
+        { ...about, retry_in_ms: retryInMs, error: error.message },
+        'delivery failed; will retry',
+      );
+    }
+    // A delivery held back without being sent says nothing new about the destination's health.
+    if (!item.uncounted && error.retryable) this.failing(config, connector, error.message);
+    return item;
   }
 
   /** A delivery succeeded: the connector's failure run ends and an open breaker closes. */
@@ -502,10 +454,6 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
   }
-}
-
-function isResult(value: unknown): value is DeliveryResult {
-  return typeof value === 'object' && value !== null && typeof (value as DeliveryResult).summary === 'string';
 }
 
 /** "POST https://…/path (+2 more)": what the attempt log shows of the requests, not their bodies. */
