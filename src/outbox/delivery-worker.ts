@@ -13,6 +13,7 @@ import { RateLimiter, shareRate } from '../util/rate-limiter.ts';
 export { shareRate };
 
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
+import { ConnectorHealth } from './connector-health.ts';
 import { decideOutcome } from './decide-outcome.ts';
 import { type FinishItem, finishDeliveries, releaseLeases } from './finish-delivery.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
@@ -43,12 +44,7 @@ interface ConnectorState {
   limiter: RateLimiter;
   /** The connector's rate limit this limiter was built for; a reload with another limit starts a new one. */
   limitKey: string;
-  /** When the current run of retryable failures began; undefined after a success. */
-  failingSince: number | undefined;
-  failures: number;
-  /** Circuit breaker: while open, only one probe delivery every `probe_interval`. */
-  breakerOpen: boolean;
-  nextProbeAt: number;
+  health: ConnectorHealth;
 }
 
 /**
@@ -180,9 +176,9 @@ export class DeliveryWorker {
     const state = this.stateFor(connector);
     let calls = Math.min(connector.limits.concurrency - state.inflight, state.limiter.available());
     let batchSize = connector.deliverBatch ? Math.max(1, connector.limits.batchSize) : 1;
-    if (state.breakerOpen) {
+    if (state.health.breakerOpen) {
       // One probe at a time, every probe_interval, until one succeeds.
-      if (state.inflight > 0 || this.now() < state.nextProbeAt) return false;
+      if (!state.health.mayProbe(this.now(), state.inflight)) return false;
       calls = Math.min(calls, 1);
       batchSize = 1;
     }
@@ -201,8 +197,8 @@ export class DeliveryWorker {
       connector.name,
       rows.map((row) => row.id),
     );
-    if (state.breakerOpen && rows.length > 0) {
-      state.nextProbeAt = this.now() + config.main.delivery.breaker.probe_interval;
+    if (state.health.breakerOpen && rows.length > 0) {
+      state.health.probeStarted(this.now(), config.main.delivery.breaker.probe_interval);
       this.options.logger.info(
         { connector: connector.name, event_id: rows[0]!.eventId, delivery_id: rows[0]!.id },
         'circuit breaker open: probing with one delivery',
@@ -220,7 +216,7 @@ export class DeliveryWorker {
       });
       this.running.add(run);
     }
-    return !state.breakerOpen && rows.length === limit;
+    return !state.health.breakerOpen && rows.length === limit;
   }
 
   private stateFor(connector: Connector): ConnectorState {
@@ -229,11 +225,7 @@ export class DeliveryWorker {
     let state = this.states.get(connector.name);
     if (!state || state.limitKey !== limitKey) {
       state = {
-        failingSince: undefined,
-        failures: 0,
-        breakerOpen: false,
-        nextProbeAt: 0,
-        ...state,
+        health: state?.health ?? new ConnectorHealth(),
         inflight: state?.inflight ?? 0,
         limiter: new RateLimiter(rate, this.now),
         limitKey,
@@ -356,42 +348,28 @@ export class DeliveryWorker {
 
   /** A delivery succeeded: the connector's failure run ends and an open breaker closes. */
   private healthy(connector: Connector): void {
-    const state = this.stateFor(connector);
-    if (state.breakerOpen) {
+    const ended = this.stateFor(connector).health.succeeded();
+    if (ended.breakerClosed) {
       this.options.logger.info(
-        { connector: connector.name, failing_since: state.failingSince, failures: state.failures },
+        { connector: connector.name, failing_since: ended.failingSince, failures: ended.failures },
         'connector recovered; circuit breaker closed, deliveries resume',
       );
       this.options.metrics?.breaker(connector.name, false);
     }
-    if (state.failingSince !== undefined) this.options.alerts?.connectorRecovered(connector.name);
-    state.failingSince = undefined;
-    state.failures = 0;
-    state.breakerOpen = false;
+    if (ended.wasFailing) this.options.alerts?.connectorRecovered(connector.name);
   }
 
-  /**
-   * A retryable failure (the destination is down, slow or refusing for now;
-   * validation errors do not count). After `delivery.breaker.after_failing_for`
-   * of nothing but these, the breaker opens.
-   */
+  /** A retryable failure (validation errors do not count); may open the breaker. */
   private failing(config: LoadedConfig, connector: Connector, error: string): void {
-    const state = this.stateFor(connector);
-    const now = this.now();
-    state.failingSince ??= now;
-    state.failures++;
+    const health = this.stateFor(connector).health;
     const breaker = config.main.delivery.breaker;
-    if (state.breakerOpen) {
-      state.nextProbeAt = now + breaker.probe_interval;
-    } else if (breaker.enabled && now - state.failingSince >= breaker.after_failing_for) {
-      state.breakerOpen = true;
-      state.nextProbeAt = now + breaker.probe_interval;
+    if (health.failed(this.now(), breaker)) {
       this.options.metrics?.breaker(connector.name, true);
       this.options.logger.warn(
         {
           connector: connector.name,
-          failing_since: state.failingSince,
-          failures: state.failures,
+          failing_since: health.failingSince,
+          failures: health.failures,
           probe_interval_ms: breaker.probe_interval,
           error,
         },
@@ -400,8 +378,8 @@ export class DeliveryWorker {
     }
     this.options.alerts?.connectorFailing({
       connector: connector.name,
-      since: state.failingSince,
-      failures: state.failures,
+      since: health.failingSince!,
+      failures: health.failures,
       error,
     });
   }
@@ -432,8 +410,8 @@ export class DeliveryWorker {
     // Connectors held back by their breaker wake the worker for their next probe, not for due rows.
     const held = new Set<string>();
     for (const [name, state] of this.states) {
-      if (!state.breakerOpen) continue;
-      const untilProbe = state.nextProbeAt - this.now();
+      if (!state.health.breakerOpen) continue;
+      const untilProbe = state.health.nextProbeAt - this.now();
       // A probe in flight wakes the worker when it finishes; a probe that is
       // due waits for a due row like any connector.
       if (state.inflight === 0 && untilProbe <= 0) continue;
