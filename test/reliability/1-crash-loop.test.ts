@@ -105,9 +105,14 @@ describe('crash loop', () => {
     };
     let kills = 0;
     let ingestDone = false;
+    // Each server lives until it has accepted a random number of events (then a random moment
+    // more), not for a fixed time: on a loaded machine a fixed lifetime can be shorter than a
+    // cold server takes to answer anything, and the run would never progress.
     const killer = async () => {
       while ((kills < MIN_KILLS || !ingestDone) && !stopped) {
-        await sleep(800 + Math.random() * 1_700);
+        const target = accepted.size + 50 + Math.floor(Math.random() * 250);
+        while (accepted.size < target && !ingestDone && !stopped) await sleep(20);
+        await sleep(Math.random() * (ingestDone ? 1_500 : 300));
         if ((kills >= MIN_KILLS && ingestDone) || stopped) break;
         server.child.kill('SIGKILL');
         await server.exited;
