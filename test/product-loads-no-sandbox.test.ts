@@ -5,9 +5,10 @@ import { startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
-import { leadEvent, officialHeaders } from './helpers/sign.ts';
+import { leadEvent } from './helpers/sign.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 import { until } from './helpers/until.ts';
+import { postSigned } from './reliability/common.ts';
 
 // The vendor sandboxes are test doubles: `serve`, `worker` and every command
 // but `demo` must run without loading a line of them. Each command runs with
@@ -59,13 +60,7 @@ describe('commands other than demo load no sandbox code', () => {
     const server = await startChildServer(service.configFile, { env });
     cleanups.push(() => server.child.kill('SIGKILL'));
     const event = leadEvent();
-    const body = JSON.stringify(event);
-    const response = await fetch(`${server.url}/webhooks/site`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...officialHeaders(secret, String(event.id), body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect((await postSigned(server.url, secret, event)).status).toBe(202);
     // Every connector tried (and failed against the closed port) before we look.
     await until(async () => {
       const rows = await service.store.db.selectFrom('attempts').select('id').execute();

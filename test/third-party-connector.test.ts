@@ -6,8 +6,9 @@ import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService } from './helpers/harness.ts';
-import { leadEvent, officialHeaders } from './helpers/sign.ts';
+import { leadEvent } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
+import { postSigned } from './reliability/common.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const secret = newSecret();
@@ -84,13 +85,7 @@ describe('a connector type from outside the repository', () => {
     cleanups.push(() => server.child.kill('SIGKILL'));
 
     const event = leadEvent({ contact: { email: 'Ada@Example.COM', name: 'Ada Lovelace' } });
-    const body = JSON.stringify(event);
-    const response = await fetch(`${server.url}/webhooks/site`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...officialHeaders(secret, String(event.id), body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect((await postSigned(server.url, secret, event)).status).toBe(202);
     await until(() => crm.delivered().length === 1, 'delivered to CRM X');
     expect(JSON.parse(crm.delivered()[0]!.body)).toEqual({ email: 'ada@example.com', name: 'Ada Lovelace' });
     await until(async () => {
