@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
-import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { describeEachDialect, newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -16,6 +16,8 @@ async function setup(
     connector?: Record<string, unknown>;
     delivery?: Record<string, unknown>;
     random?: () => number;
+    /** false: no worker until the test starts one, so that what it posted is all due at once. */
+    worker?: boolean;
   } = {},
 ) {
   const sandbox = await WebhookSandbox.start({ secret: hookSecret });
@@ -26,7 +28,7 @@ async function setup(
       delivery: { poll_interval: '50ms', ...options.delivery },
     },
     {
-      worker: true,
+      worker: options.worker ?? true,
       connectors: {
         hook: { type: 'webhook', url: `${sandbox.url}/in`, secret: hookSecret, ...options.connector },
       },
@@ -250,9 +252,12 @@ describeEachDialect('delivery', () => {
   });
 
   it('runs at most `concurrency` deliveries at once', async () => {
-    const { sandbox, service } = await setup({ connector: { concurrency: 2 } });
-    sandbox.failNext(6, { status: 200, delayMs: 150 });
+    const { sandbox, service } = await setup({ connector: { concurrency: 2 }, worker: false });
+    sandbox.failNext(6, { status: 200, delayMs: 500 });
+    // All six due before the worker starts: it must fill both slots and never a third,
+    // however slowly a loaded machine posts them.
     for (let i = 0; i < 6; i++) await post(service);
+    cleanups.push(await startWorker(service));
     await until(() => sandbox.delivered().length === 6, 'all delivered');
     expect(sandbox.peakConcurrency).toBe(2);
   });
