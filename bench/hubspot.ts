@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
-import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
-import { sqliteEventInserter } from '../src/db/sqlite/insert-events.ts';
+import { openDatabase } from '../src/db/open-database.ts';
+import { sqliteEventInserter } from '../src/outbox/store-events.ts';
 import { newId } from '../src/util/ids.ts';
 import { startServerProcess } from './server-process.ts';
 

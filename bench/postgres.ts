@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
-import { openDatabase } from '../src/db/database.ts';
+import { openDatabase } from '../src/db/open-database.ts';
 import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
 import { leadrelayEnv } from './ingest.ts';
 import { runLoad } from './load.ts';

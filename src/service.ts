@@ -1,17 +1,15 @@
-import type { ConnectorEnvironment } from '../connectors/types.ts';
+import type { Connector, ConnectorEnvironment } from '../connectors/types.ts';
 import { ConfigHolder } from './config/config-holder.ts';
 import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
 import type { Database } from './db/database.ts';
 import { openStore } from './db/open-store.ts';
-import { listenForOutbox } from './db/postgres/outbox-channel.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
 import { OpsAlerts } from './observability/alerts.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import { DeliveryWorker } from './outbox/delivery-worker.ts';
 import { prune } from './outbox/prune.ts';
-import { eventWriterFor } from './outbox/store-events.ts';
 import { WorkerRegistry } from './outbox/worker-registry.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
@@ -111,13 +109,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           alerts,
           rateShare: () => workerRateShare(),
         });
-  if (worker && store.postgresSettings) {
+  if (worker && store.listenForWork) {
     // Several processes share this database (docs/scaling.md): split rate limits
     // between live workers, and wake at once when another instance stores events.
     const registry = new WorkerRegistry(store.db, worker.owner);
     await registry.start();
     workerRateShare = () => registry.count;
-    const stopListening = listenForOutbox(store.postgresSettings, () => worker.wake(), logger);
+    const stopListening = store.listenForWork(() => worker.wake(), logger);
     store.onClose(async () => {
       await stopListening();
       await registry.stop();
@@ -127,7 +125,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const stopRetention = worker ? runRetention(store, config, logger, now) : () => {};
 
   let http: RunningServer | undefined;
-  const writer = eventWriterFor(store);
+  const writer = store.eventWriter();
   if (options.http !== false) {
     const app = createApp({
       config,
@@ -148,6 +146,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   } else {
     logger.info({ config: loaded.file, owner: worker?.owner }, 'worker started');
   }
+  // Connectors a reload replaced are closed once no delivery uses them (their
+  // clients and shared state, e.g. a Slack workspace's pacing, are released).
+  const stopRetiring = config.onReplace((previous, next) => {
+    const kept = new Set(next.connectors.values());
+    const replaced = [...previous.connectors.values()].filter((connector) => !kept.has(connector));
+    void (worker?.settled() ?? Promise.resolve()).then(() => closeConnectors(replaced, logger));
+  });
   const stopWatching =
     options.watch === false
       ? () => {}
@@ -173,10 +178,22 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await http?.close();
       await writer.flush();
       await worker?.stop(config.current.main.delivery.shutdown_timeout);
+      stopRetiring();
+      await closeConnectors([...config.current.connectors.values()], logger);
       await alerts.close();
       await store.close();
     },
   };
+}
+
+async function closeConnectors(connectors: readonly Connector[], logger: Logger): Promise<void> {
+  for (const connector of connectors) {
+    try {
+      await connector.close?.();
+    } catch (error) {
+      logger.warn({ err: error, connector: connector.name }, 'connector did not close cleanly');
+    }
+  }
 }
 
 /** Prunes old rows once a minute (and shortly after start), never overlapping itself. */

@@ -40,7 +40,7 @@ const cases: [string, Record<string, string>, RegExp][] = [
     'a connector imports the store',
     {
       'connectors/acme/index.ts':
-        "import { openDatabase } from '../../src/db/database.ts';\nvoid openDatabase;\n",
+        "import { openDatabase } from '../../src/db/open-database.ts';\nvoid openDatabase;\n",
     },
     /connectors\/acme\/index\.ts.*noRestrictedImports[\s\S]*knows nothing of the store/,
   ],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
-import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
+import { openDatabase } from '../src/db/open-database.ts';
 import { shareRate } from '../src/outbox/delivery-worker.ts';
 import { prune } from '../src/outbox/prune.ts';
 import { storeEvents } from '../src/outbox/store-events.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
+import { notifyOutbox } from '../src/db/postgres/outbox-channel.ts';
 import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
@@ -73,7 +74,7 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     const events = eventsFor(total, keys);
     const started = performance.now();
     for (let i = 0; i < total; i += 500)
-      await storeEvents(service.store.db, events.slice(i, i + 500), { notify: true });
+      await storeEvents(service.store.db, events.slice(i, i + 500), { onDeliveries: notifyOutbox });
 
     await untilDrained(() => total / 2 - sandbox.delivered().length, 'half delivered');
     const victim = workers[1]!;

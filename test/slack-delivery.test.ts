@@ -1,6 +1,8 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { heldWorkspaces } from '../connectors/slack/workspace.ts';
 import type { SlackSandbox } from '../sandboxes/slack/index.ts';
+import { loadConfig } from '../src/config/load-config.ts';
 import { finished } from './fixtures/slack/fake-crm.ts';
 import { cleanup, FAKE_CRM, fixedEvent, startSlackService } from './fixtures/slack/setup.ts';
 import { untilAllDelivered } from './helpers/harness.ts';
@@ -374,5 +376,26 @@ describe('errors', () => {
     await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     expect((await attempts(id)).map((a) => a.outcome)).toEqual(['retry', 'delivered']);
     expect(slack.messages).toHaveLength(1);
+  });
+});
+
+describe('the workspace a Slack connector holds', () => {
+  it('is shared by the connectors a reload builds, and forgotten once the last of them is closed', async () => {
+    const before = heldWorkspaces();
+    const { service, post, delivery } = await startSlackService();
+    expect(heldWorkspaces()).toBe(before + 1);
+
+    const old = service.config.current.connectors.get('alerts')!;
+    service.config.replace(await loadConfig(service.configFile, { env: {} }));
+    const reloaded = service.config.current.connectors.get('alerts')!;
+    expect(reloaded).not.toBe(old);
+    // The old connector is closed once the worker no longer uses it; the new one holds the same workspace.
+    await until(async () => heldWorkspaces() === before + 1, 'still one workspace after the reload');
+    const id = await post(fixedEvent('lead.qualified'));
+    await until(async () => (await delivery(id)).status === 'delivered', 'alert delivered after the reload');
+    expect(heldWorkspaces()).toBe(before + 1);
+
+    await service.close();
+    expect(heldWorkspaces()).toBe(before);
   });
 });

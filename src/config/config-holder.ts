@@ -7,6 +7,7 @@ import type { LoadedConfig } from './load-config.ts';
  */
 export class ConfigHolder {
   private config: LoadedConfig;
+  private readonly listeners = new Set<(previous: LoadedConfig, next: LoadedConfig) => void>();
   /** The last rejected change, shown in `/readyz` until a valid one replaces it. */
   lastError: { message: string; at: Date } | undefined;
 
@@ -19,8 +20,16 @@ export class ConfigHolder {
   }
 
   replace(next: LoadedConfig): void {
+    const previous = this.config;
     this.config = next;
     this.lastError = undefined;
+    for (const listener of this.listeners) listener(previous, next);
+  }
+
+  /** Calls `listener` after each accepted change; returns a function that stops it. */
+  onReplace(listener: (previous: LoadedConfig, next: LoadedConfig) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   rejectChange(message: string): void {

@@ -1,5 +1,6 @@
-import { type Database, type Durability, openDatabase } from './database.ts';
+import type { Database, Durability } from './database.ts';
 import { migrateToLatest } from './migrate.ts';
+import { openDatabase } from './open-database.ts';
 
 /**
  * Opens the configured database and applies pending migrations, closing it

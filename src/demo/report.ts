@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
-import { showEvent } from '../outbox/operator-queries.ts';
+import { showEvent } from '../outbox/show-event.ts';
 import type { DemoEvent } from './events.ts';
 import { type DemoSandboxes, type SandboxCounts, sandboxCounts } from './sandboxes.ts';
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
-import { replayEvent, showEvent } from '../outbox/operator-queries.ts';
+import { addReplayDeliveries } from '../outbox/add-replay-deliveries.ts';
+import { showEvent } from '../outbox/show-event.ts';
 import { orderingKey } from './ordering-key.ts';
 import { type CompiledRoute, routeEvent } from './router.ts';
 
@@ -19,7 +20,7 @@ export async function replayStoredEvent(
   const detail = await showEvent(db, id);
   if (!detail) return undefined;
   const connectors = routeEvent(routes, detail.source, detail.event as { type: string });
-  const deliveries = await replayEvent(
+  const deliveries = await addReplayDeliveries(
     db,
     { id: detail.id, orderingKey: orderingKey(detail.event) },
     connectors,

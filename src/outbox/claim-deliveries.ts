@@ -54,13 +54,36 @@ export interface ClaimedDelivery {
  * for it; SKIP LOCKED still keeps a claim from waiting on rows that a
  * finisher or an admin update holds.
  */
+/**
+ * Design note on waiting. A connector that takes results from others (Slack
+ * buttons need the CRM record's URL) must not start before those deliveries
+ * of the same event have finished, but must not wait for ever either. That is
+ * part of what makes a row claimable, so it is a condition of the claim
+ * itself: a pending row is skipped while a delivery of its event to one of
+ * the connectors it waits for is still pending or leased, until
+ * `timeoutMs` after the row was created (the event's arrival, or the replay).
+ * Nothing is leased, rewritten or counted as an attempt while it waits; the
+ * worker is woken when the awaited delivery finishes (in this process) or by
+ * its poll (in another), and next-due.ts reports the timeout as a due time.
+ */
+export interface WaitsFor {
+  connectors: readonly string[];
+  timeoutMs: number;
+}
+
 export interface ClaimOptions {
   connector: string;
   limit: number;
   owner: string;
   leaseMs: number;
   now: number;
-  skipLocked: boolean;
+  /** Several processes claim at once (PostgreSQL): take turns per connector and skip locked rows. */
+  takeTurns: boolean;
+  /**
+   * The connectors whose deliveries of the same event this one waits for
+   * (a Slack alert linking to the CRM record), and for how long at most.
+   */
+  waitsFor?: WaitsFor | undefined;
   /**
    * Rows this worker is performing right now. Their leases are renewed while
    * they run, so they expire only if the worker stalled for a whole lease; even
@@ -71,7 +94,7 @@ export interface ClaimOptions {
 
 export async function claimDeliveries(db: Kysely<Tables>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
-  if (!options.skipLocked) return claimIn(db, options);
+  if (!options.takeTurns) return claimIn(db, options);
   // PostgreSQL: claims for one connector take turns (see the design note above).
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${`leadrelay:claim:${options.connector}`}))`.execute(trx);
@@ -93,7 +116,7 @@ async function claimIn(db: Kysely<Tables>, options: ClaimOptions): Promise<Claim
       .orderBy('d.lease_expires_at'),
   );
   const due = await lease(db, options, options.limit - expired.length, (query) =>
-    query
+    notWaiting(query, options.waitsFor, now)
       .where('d.status', '=', sql.lit('pending'))
       .where('d.next_attempt_at', '<=', now)
       .orderBy('d.next_attempt_at')
@@ -110,38 +133,75 @@ async function claimIn(db: Kysely<Tables>, options: ClaimOptions): Promise<Claim
 
 type Candidates = SelectQueryBuilder<Tables & { d: Tables['deliveries'] }, 'd', { id: number }>;
 
+/**
+ * Rows `d` with no earlier open (pending or leased) delivery to the same
+ * connector for the same ordering key: a later event never overtakes one
+ * that is still retrying.
+ */
+export function notBehindAnOpenDelivery<
+  Q extends SelectQueryBuilder<Tables & { d: Tables['deliveries'] }, 'd', object>,
+>(query: Q, connector: string): Q {
+  return query.where((eb) =>
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('deliveries as earlier')
+          .select(sql.lit(1).as('one'))
+          .where('earlier.connector', '=', connector)
+          .whereRef('earlier.ordering_key', '=', 'd.ordering_key')
+          .whereRef('earlier.id', '<', 'd.id')
+          .where('earlier.status', 'in', [
+            sql.lit<DeliveryStatus>('pending'),
+            sql.lit<DeliveryStatus>('leased'),
+          ]),
+      ),
+    ),
+  ) as Q;
+}
+
+/** Rows `d` that no longer wait for related deliveries of their event (see the note on waiting). */
+export function notWaiting<Q extends SelectQueryBuilder<Tables & { d: Tables['deliveries'] }, 'd', object>>(
+  query: Q,
+  waitsFor: WaitsFor | undefined,
+  now: number,
+): Q {
+  if (!waitsFor || waitsFor.connectors.length === 0) return query;
+  return query.where((eb) =>
+    eb.or([
+      eb('d.created_at', '<=', now - waitsFor.timeoutMs),
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('deliveries as awaited')
+            .select(sql.lit(1).as('one'))
+            .whereRef('awaited.event_id', '=', 'd.event_id')
+            .where('awaited.connector', 'in', [...waitsFor.connectors])
+            .where('awaited.status', 'in', [
+              sql.lit<DeliveryStatus>('pending'),
+              sql.lit<DeliveryStatus>('leased'),
+            ]),
+        ),
+      ),
+    ]),
+  ) as Q;
+}
+
 /** Leases up to `limit` rows that `filter` selects among this connector's, skipping keys with an earlier open row. */
 async function lease(
   db: Kysely<Tables>,
-  options: { connector: string; owner: string; leaseMs: number; now: number; skipLocked: boolean },
+  options: { connector: string; owner: string; leaseMs: number; now: number; takeTurns: boolean },
   limit: number,
   filter: (query: Candidates) => Candidates,
 ): Promise<{ id: number }[]> {
   if (limit <= 0) return [];
   const { connector, owner, now } = options;
   let candidates = filter(
-    db
-      .selectFrom('deliveries as d')
-      .select('d.id')
-      .where('d.connector', '=', connector)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('deliveries as earlier')
-              .select(sql.lit(1).as('one'))
-              .where('earlier.connector', '=', connector)
-              .whereRef('earlier.ordering_key', '=', 'd.ordering_key')
-              .whereRef('earlier.id', '<', 'd.id')
-              .where('earlier.status', 'in', [
-                sql.lit<DeliveryStatus>('pending'),
-                sql.lit<DeliveryStatus>('leased'),
-              ]),
-          ),
-        ),
-      ) as Candidates,
+    notBehindAnOpenDelivery(
+      db.selectFrom('deliveries as d').select('d.id').where('d.connector', '=', connector),
+      connector,
+    ),
   ).limit(limit);
-  if (options.skipLocked) candidates = candidates.forUpdate().skipLocked();
+  if (options.takeTurns) candidates = candidates.forUpdate().skipLocked();
   return (
     db
       .updateTable('deliveries')

@@ -18,6 +18,7 @@ import { decideOutcome } from './decide-outcome.ts';
 import { type FinishItem, finishDeliveries, releaseLeases } from './finish-delivery.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { nextDueAt } from './next-due.ts';
+import { type MadeRequest, recordingRequests, summarizeRequests } from './record-requests.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
 
 export interface WorkerOptions {
@@ -63,6 +64,8 @@ export class DeliveryWorker {
   private readonly states = new Map<string, ConnectorState>();
   private readonly running = new Set<Promise<void>>();
   private pumping = false;
+  /** The pump in progress, if any: it may still start deliveries with the configuration it read. */
+  private pumpRun: Promise<void> | undefined;
   private again = false;
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
@@ -105,7 +108,17 @@ export class DeliveryWorker {
     }
     clearTimeout(this.timer);
     this.timer = undefined;
-    void this.pump();
+    this.pumpRun = this.pump();
+  }
+
+  /**
+   * Resolves once every delivery started so far has finished, including any
+   * a claim in progress is about to start: after that, connectors of an
+   * earlier configuration are no longer in use and can be closed.
+   */
+  async settled(): Promise<void> {
+    await this.pumpRun;
+    await Promise.allSettled([...this.running]);
   }
 
   /**
@@ -190,8 +203,9 @@ export class DeliveryWorker {
       owner: this.owner,
       leaseMs: config.main.delivery.lease,
       now: this.now(),
-      skipLocked: this.options.store.dialect === 'postgres',
+      takeTurns: this.options.store.adapter.claimsTakeTurns,
       inFlight: this.leases.heldFor(connector.name),
+      waitsFor: connector.waitsFor,
     });
     this.leases.hold(
       connector.name,
@@ -237,25 +251,23 @@ export class DeliveryWorker {
 
   private async perform(config: LoadedConfig, connector: Connector, rows: ClaimedDelivery[]): Promise<void> {
     const ready: { row: ClaimedDelivery; context: DeliveryContext }[] = [];
-    for (const row of rows) {
-      const context = await this.contextFor(connector, row);
-      if (context) ready.push({ row, context });
-    }
-    if (ready.length === 0) return;
+    for (const row of rows) ready.push({ row, context: await this.contextFor(connector, row) });
 
     const startedAt = this.now();
     const started = performance.now();
+    const made: MadeRequest[] = [];
     let outcomes: (DeliveryResult | unknown)[];
     try {
-      outcomes =
+      outcomes = await recordingRequests(made, async () =>
         ready.length > 1 && connector.deliverBatch
           ? await connector.deliverBatch(ready.map((entry) => entry.context))
-          : [await connector.deliver(ready[0]!.context)];
+          : [await connector.deliver(ready[0]!.context)],
+      );
     } catch (error) {
       outcomes = ready.map(() => error);
     }
     const durationMs = performance.now() - started;
-    const requestSummary = summarizeRequest(connector, ready[0]!.context, ready.length);
+    const requestSummary = summarizeRequests(made, ready.length);
     await this.finish(
       ready.map((entry, i) =>
         this.decide(config, connector, entry.row, outcomes[i], { startedAt, durationMs, requestSummary }),
@@ -264,31 +276,17 @@ export class DeliveryWorker {
   }
 
   /**
-   * The context for one row, or undefined when the row must wait for the
-   * connectors it takes results from (e.g. a Slack alert waiting for the CRM
-   * record to link to). It waits at most `waitsFor.timeoutMs` after the event
-   * arrived, then goes out without them rather than late.
+   * The context for one row, with the results of the connectors it takes
+   * results from (e.g. a Slack alert linking to the CRM record). The claim
+   * held the row back while those were unfinished, up to `waitsFor.timeoutMs`
+   * (claim-deliveries.ts); past that it goes out without them rather than late.
    */
-  private async contextFor(connector: Connector, row: ClaimedDelivery): Promise<DeliveryContext | undefined> {
-    const waitsFor = connector.waitsFor;
+  private async contextFor(connector: Connector, row: ClaimedDelivery): Promise<DeliveryContext> {
     const related: Record<string, Record<string, unknown> | undefined> = {};
     const relatedStatus: Record<string, string> = {};
-    if (waitsFor && waitsFor.connectors.length > 0) {
-      const others = await relatedDeliveries(this.options.store.db, row.eventId, waitsFor.connectors);
-      const unfinished = [...others.values()].some((d) => d.status === 'pending' || d.status === 'leased');
-      const waitedMs = this.now() - row.receivedAt;
-      if (unfinished && waitedMs < waitsFor.timeoutMs) {
-        const retryAt = this.now() + Math.min(500, waitsFor.timeoutMs - waitedMs);
-        await this.finish([
-          {
-            id: row.id,
-            finish: { status: 'pending', nextAttemptAt: retryAt, error: 'waiting for related deliveries' },
-            attempt: undefined,
-          },
-        ]);
-        return undefined;
-      }
-      for (const [name, delivery] of others) {
+    const awaited = connector.waitsFor?.connectors ?? [];
+    if (awaited.length > 0) {
+      for (const [name, delivery] of await relatedDeliveries(this.options.store.db, row.eventId, awaited)) {
         related[name] = delivery.status === 'delivered' ? delivery.result : undefined;
         relatedStatus[name] = delivery.status;
       }
@@ -419,8 +417,10 @@ export class DeliveryWorker {
       if (untilProbe > 0) delay = Math.min(delay, untilProbe);
     }
     try {
-      const connectors = [...this.options.config.current.connectors.keys()].filter((name) => !held.has(name));
-      const due = await nextDueAt(this.options.store.db, connectors);
+      const connectors = [...this.options.config.current.connectors.values()]
+        .filter((connector) => !held.has(connector.name))
+        .map((connector) => ({ name: connector.name, waitsFor: connector.waitsFor }));
+      const due = await nextDueAt(this.options.store.db, connectors, this.now());
       if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
     } catch {
       // The poll will look again.
@@ -431,18 +431,5 @@ export class DeliveryWorker {
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
-  }
-}
-
-/** "POST https://…/path (+2 more)": what the attempt log shows of the requests, not their bodies. */
-function summarizeRequest(connector: Connector, context: DeliveryContext, batch: number): string {
-  try {
-    const [first, ...rest] = connector.preview(context);
-    if (!first) return `${connector.type} ${connector.name}`;
-    const url = first.url.split('?')[0];
-    const more = rest.length > 0 ? ` (+${rest.length} more)` : '';
-    return `${first.method} ${url}${more}${batch > 1 ? `, batch of ${batch}` : ''}`;
-  } catch {
-    return `${connector.type} ${connector.name}`;
   }
 }

@@ -128,6 +128,7 @@ export async function startTestService(
   writeConnectorFiles(dir.path, config, options.connectors ?? {});
   const dbFile = join(dir.path, 'leadrelay.db');
   const configFile = join(dir.path, 'leadrelay.yaml');
+  let closing: Promise<void> | undefined;
   const postgres =
     (options.dialect ?? currentDialect) === 'postgres' ? await freshPostgresSchema() : undefined;
   const server = { host: '127.0.0.1', port: 0, ...((config.server as object | undefined) ?? {}) };
@@ -168,10 +169,14 @@ export async function startTestService(
         .executeTakeFirstOrThrow();
       return Number(row.n);
     },
-    async close() {
-      await service.stop();
-      await postgres?.drop();
-      dir.cleanup();
+    // Once, however often it is called (a test may close early, its cleanup again).
+    close() {
+      closing ??= (async () => {
+        await service.stop();
+        await postgres?.drop();
+        dir.cleanup();
+      })();
+      return closing;
     },
   };
 }

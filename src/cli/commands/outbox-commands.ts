@@ -3,7 +3,9 @@ import type { Database } from '../../db/database.ts';
 import { openStore } from '../../db/open-store.ts';
 import type { DeliveryStatus } from '../../db/tables.ts';
 import { replayStoredEvent } from '../../ingest/replay-event.ts';
-import { listDeliveries, retryDead, showEvent } from '../../outbox/operator-queries.ts';
+import { listDeliveries } from '../../outbox/list-deliveries.ts';
+import { retryDead } from '../../outbox/retry-dead.ts';
+import { showEvent } from '../../outbox/show-event.ts';
 import { formatTable, formatTime } from '../table.ts';
 import { UsageError } from '../usage-error.ts';
 

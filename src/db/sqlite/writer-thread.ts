@@ -1,6 +1,6 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
-import { sqliteEventInserter } from './insert-events.ts';
+import { sqliteEventInserter } from '../../outbox/store-events.ts';
 import { openConnection, type SqliteSettings } from './open-connection.ts';
 
 /*

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { listEvents, queueOverview } from '../../outbox/admin-queries.ts';
-import { listDeliveries, showEvent } from '../../outbox/operator-queries.ts';
+import { listDeliveries } from '../../outbox/list-deliveries.ts';
+import { listEvents } from '../../outbox/list-events.ts';
+import { queueOverview } from '../../outbox/queue-overview.ts';
+import { showEvent } from '../../outbox/show-event.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import {
   BadParameter,
@@ -25,7 +27,7 @@ export function adminApi(deps: AdminDependencies & { token: string }) {
 
   router.get('/events', async (ctx) => {
     const q = ctx.query;
-    const page = await listEvents(deps.store.db, deps.store.dialect, {
+    const page = await listEvents(deps.store, {
       type: one(q.type),
       source: one(q.source),
       email: one(q.email),

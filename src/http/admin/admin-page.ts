@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { listEvents, queueOverview } from '../../outbox/admin-queries.ts';
-import { listDeliveries, showEvent } from '../../outbox/operator-queries.ts';
+import { listDeliveries } from '../../outbox/list-deliveries.ts';
+import { listEvents } from '../../outbox/list-events.ts';
+import { queueOverview } from '../../outbox/queue-overview.ts';
+import { showEvent } from '../../outbox/show-event.ts';
 import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
 import { BodyTooLargeError, readRawBody } from '../read-raw-body.ts';
@@ -137,7 +139,7 @@ ${connectors.map(
   router.get('/events', async (ctx: PageContext) => {
     const csrf = ctx.state.session!.csrf;
     const filter = { type: one(ctx.query.type), source: one(ctx.query.source), email: one(ctx.query.email) };
-    const result = await listEvents(deps.store.db, deps.store.dialect, {
+    const result = await listEvents(deps.store, {
       ...filter,
       cursor: parseCursor(one(ctx.query.cursor)),
       limit: 50,

@@ -1,8 +1,8 @@
 import type { ConfigHolder } from '../../config/config-holder.ts';
 import type { Database } from '../../db/database.ts';
 import { replayStoredEvent } from '../../ingest/replay-event.ts';
-import { deliveryStatus } from '../../outbox/admin-queries.ts';
-import { retryDead } from '../../outbox/operator-queries.ts';
+import { deliveryStatus } from '../../outbox/delivery-status.ts';
+import { retryDead } from '../../outbox/retry-dead.ts';
 
 /** What the admin API and the admin page both do; each renders the outcome its own way. */
 export interface AdminDependencies {

@@ -1,5 +1,5 @@
 import type { DeliveryStatus } from '../../db/tables.ts';
-import type { EventCursor } from '../../outbox/admin-queries.ts';
+import type { EventCursor } from '../../outbox/list-events.ts';
 
 /** A query parameter or form field that does not parse; answered 400. */
 export class BadParameter extends Error {}

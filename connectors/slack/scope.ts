@@ -1,0 +1,22 @@
+import type { WebClient } from '@slack/web-api';
+import type { ConnectorEnvironment, DeliveryContext } from '../types.ts';
+import type { buildDigest, MessageContent } from './blocks.ts';
+import type { SlackSettings } from './settings.ts';
+import type { Workspace } from './workspace.ts';
+
+/** What the parts of one Slack connector share: built once by `create`, read by each step. */
+export interface SlackScope {
+  name: string;
+  settings: SlackSettings;
+  client: WebClient;
+  workspace: Workspace;
+  environment: ConnectorEnvironment;
+  /** The alert for one event, with its buttons. Throws when a custom template fails. */
+  alertContent(context: DeliveryContext): MessageContent;
+  digestLine: Parameters<typeof buildDigest>[0];
+  /** Said once per connector that history could not be read before a re-post. */
+  warnedHistory: boolean;
+}
+
+/** `metadata.event_type` of our messages; `event_payload.event_ids` names the leadrelay events a message covers. */
+export const METADATA_TYPE = 'leadrelay_alert';

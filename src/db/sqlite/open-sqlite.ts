@@ -1,0 +1,70 @@
+import type SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { sqliteEventInserter } from '../../outbox/store-events.ts';
+import { closeHooks, type Database } from '../database.ts';
+import { GroupCommit } from '../group-commit.ts';
+import type { Tables } from '../tables.ts';
+import { openConnection, type SqliteSettings } from './open-connection.ts';
+import { SqliteWriterThread } from './writer-client.ts';
+
+/** A SQLite file (or `:memory:`) as a {@link Database}. */
+export function openSqlite(settings: SqliteSettings): Database {
+  const sqlite = openConnection(settings);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const hooks = closeHooks();
+  const database: Database = {
+    db,
+    kind: 'sqlite',
+    adapter: {
+      claimsTakeTurns: false,
+      jsonText: (column, path) =>
+        sql<string | null>`json_extract(${column}, ${sql.lit(`$.${path.join('.')}`)})`,
+    },
+    eventWriter() {
+      if (settings.file === ':memory:') {
+        // One connection is the whole database: write in this thread.
+        const insert = sqliteEventInserter(sqlite);
+        return new GroupCommit(async (events) => insert(events));
+      }
+      // A writer thread of its own, so the fsync never blocks HTTP.
+      const thread = new SqliteWriterThread(settings);
+      hooks.onClose(() => thread.close());
+      return new GroupCommit((events) => thread.write(events), { maxInFlight: 16 });
+    },
+    sqlite,
+    onClose: hooks.onClose,
+    async ping() {
+      sqlite.prepare('select 1').get();
+    },
+    async close() {
+      await hooks.run();
+      await db.destroy();
+    },
+  };
+  return database;
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more
+ * than running most of ours. Statements are reused by their SQL text (kysely
+ * runs them synchronously to completion, so one is never in use twice).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      if (cache.size >= 500) cache.delete(cache.keys().next().value as string);
+      statement = sqlite.prepare(source);
+      cache.set(source, statement);
+    }
+    return statement;
+  };
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property === 'prepare') return prepare;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
