@@ -1,7 +1,13 @@
 import { expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
-import { describeEachDialect, newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
+import {
+  describeEachDialect,
+  newSecret,
+  startTestService,
+  startWorker,
+  type TestService,
+} from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 

@@ -8,18 +8,18 @@ import type { DeliveryAlerts } from '../observability/alerts.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
-import { RateLimiter, shareRate } from '../util/rate-limiter.ts';
+import { shareRate } from '../util/rate-limiter.ts';
 
 export { shareRate };
 
 import { type ClaimedDelivery, claimDeliveries } from './claim-deliveries.ts';
-import { ConnectorHealth } from './connector-health.ts';
-import { decideOutcome } from './decide-outcome.ts';
+import { ConnectorCapacity } from './connector-capacity.ts';
 import { type FinishItem, finishDeliveries, releaseLeases } from './finish-delivery.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { nextDueAt } from './next-due.ts';
 import { type MadeRequest, recordingRequests, summarizeRequests } from './record-requests.ts';
 import { buryOrphans, relatedDeliveries } from './related-results.ts';
+import { OutcomeReporter } from './report-outcome.ts';
 
 export interface WorkerOptions {
   store: Database;
@@ -40,14 +40,6 @@ export interface WorkerOptions {
   rateShare?: () => number;
 }
 
-interface ConnectorState {
-  inflight: number;
-  limiter: RateLimiter;
-  /** The connector's rate limit this limiter was built for; a reload with another limit starts a new one. */
-  limitKey: string;
-  health: ConnectorHealth;
-}
-
 /**
  * Turns outbox rows into deliveries (SPEC §5). Claims due rows per connector
  * under a lease, as many as the connector's free concurrency and rate budget
@@ -60,8 +52,8 @@ interface ConnectorState {
 export class DeliveryWorker {
   readonly owner: string;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly states = new Map<string, ConnectorState>();
+  private readonly capacity: ConnectorCapacity;
+  private readonly reporter: OutcomeReporter;
   private readonly running = new Set<Promise<void>>();
   private pumping = false;
   /** The pump in progress, if any: it may still start deliveries with the configuration it read. */
@@ -81,7 +73,15 @@ export class DeliveryWorker {
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
+    this.capacity = new ConnectorCapacity(this.now, options.rateShare);
+    this.reporter = new OutcomeReporter({
+      logger: options.logger,
+      metrics: options.metrics,
+      alerts: options.alerts,
+      capacity: this.capacity,
+      now: this.now,
+      random: options.random ?? Math.random,
+    });
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${newId('w').slice(-6)}`;
     this.finisher = new GroupCommit((items) =>
       finishDeliveries(this.options.store.db, { owner: this.owner, now: this.now(), items }),
@@ -136,9 +136,7 @@ export class DeliveryWorker {
 
   /** Deliveries being performed right now. */
   get inflight(): number {
-    let total = 0;
-    for (const state of this.states.values()) total += state.inflight;
-    return total;
+    return this.capacity.inflight;
   }
 
   /**
@@ -186,15 +184,7 @@ export class DeliveryWorker {
 
   /** Claims and starts what this connector can take now; true when more may be waiting. */
   private async claimFor(config: LoadedConfig, connector: Connector): Promise<boolean> {
-    const state = this.stateFor(connector);
-    let calls = Math.min(connector.limits.concurrency - state.inflight, state.limiter.available());
-    let batchSize = connector.deliverBatch ? Math.max(1, connector.limits.batchSize) : 1;
-    if (state.health.breakerOpen) {
-      // One probe at a time, every probe_interval, until one succeeds.
-      if (!state.health.mayProbe(this.now(), state.inflight)) return false;
-      calls = Math.min(calls, 1);
-      batchSize = 1;
-    }
+    const { calls, batchSize, probe } = this.capacity.grant(connector);
     if (calls <= 0) return false;
     const limit = calls * batchSize;
     const rows = await claimDeliveries(this.options.store.db, {
@@ -211,42 +201,24 @@ export class DeliveryWorker {
       connector.name,
       rows.map((row) => row.id),
     );
-    if (state.health.breakerOpen && rows.length > 0) {
-      state.health.probeStarted(this.now(), config.main.delivery.breaker.probe_interval);
-      this.options.logger.info(
-        { connector: connector.name, event_id: rows[0]!.eventId, delivery_id: rows[0]!.id },
-        'circuit breaker open: probing with one delivery',
-      );
+    const slots = this.capacity.of(connector);
+    if (probe && rows.length > 0) {
+      slots.health.probeStarted(this.now(), config.main.delivery.breaker.probe_interval);
+      this.reporter.probing(connector, rows[0]!);
     }
     for (let i = 0; i < rows.length; i += batchSize) {
       const group = rows.slice(i, i + batchSize);
-      state.limiter.take(1);
-      state.inflight++;
+      slots.limiter.take(1);
+      slots.inflight++;
       const run = this.perform(config, connector, group).finally(() => {
         this.leases.release(group.map((row) => row.id));
-        state.inflight--;
+        slots.inflight--;
         this.running.delete(run);
         this.wakeSoon();
       });
       this.running.add(run);
     }
-    return !state.health.breakerOpen && rows.length === limit;
-  }
-
-  private stateFor(connector: Connector): ConnectorState {
-    const rate = shareRate(connector.limits.rate, this.options.rateShare?.() ?? 1);
-    const limitKey = JSON.stringify(rate ?? null);
-    let state = this.states.get(connector.name);
-    if (!state || state.limitKey !== limitKey) {
-      state = {
-        health: state?.health ?? new ConnectorHealth(),
-        inflight: state?.inflight ?? 0,
-        limiter: new RateLimiter(rate, this.now),
-        limitKey,
-      };
-      this.states.set(connector.name, state);
-    }
-    return state;
+    return !probe && rows.length === limit;
   }
 
   private async perform(config: LoadedConfig, connector: Connector, rows: ClaimedDelivery[]): Promise<void> {
@@ -270,7 +242,11 @@ export class DeliveryWorker {
     const requestSummary = summarizeRequests(made, ready.length);
     await this.finish(
       ready.map((entry, i) =>
-        this.decide(config, connector, entry.row, outcomes[i], { startedAt, durationMs, requestSummary }),
+        this.reporter.report(config, connector, entry.row, outcomes[i], {
+          startedAt,
+          durationMs,
+          requestSummary,
+        }),
       ),
     );
   }
@@ -304,84 +280,6 @@ export class DeliveryWorker {
     };
   }
 
-  /** Records what the attempt meant beyond its row: metrics, logs, alerts, rate pauses and the connector's health. */
-  private decide(
-    config: LoadedConfig,
-    connector: Connector,
-    row: ClaimedDelivery,
-    outcome: unknown,
-    timing: { startedAt: number; durationMs: number; requestSummary: string },
-  ): FinishItem {
-    const { item, error, retryInMs } = decideOutcome(row, outcome, timing, {
-      schedule: config.main.delivery.retry_schedule,
-      now: this.now(),
-      random: this.random,
-    });
-    this.options.metrics?.attemptFinished(connector.name, item.attempt!.outcome, timing.durationMs);
-    if (!error) {
-      this.healthy(connector);
-      return item;
-    }
-    if (error.retryAfterMs !== undefined)
-      this.stateFor(connector).limiter.pauseUntil(this.now() + error.retryAfterMs);
-    const about = { event_id: row.eventId, delivery_id: row.id, connector: connector.name };
-    if (item.finish.status === 'dead') {
-      this.options.logger.warn({ ...about, error: item.finish.error }, 'delivery is dead');
-      this.options.alerts?.deliveryDead({
-        connector: connector.name,
-        eventId: row.eventId,
-        deliveryId: row.id,
-        error: item.finish.error,
-      });
-    } else {
-      this.options.logger.info(
-        { ...about, retry_in_ms: retryInMs, error: error.message },
-        'delivery failed; will retry',
-      );
-    }
-    // A delivery held back without being sent says nothing new about the destination's health.
-    if (!item.uncounted && error.retryable) this.failing(config, connector, error.message);
-    return item;
-  }
-
-  /** A delivery succeeded: the connector's failure run ends and an open breaker closes. */
-  private healthy(connector: Connector): void {
-    const ended = this.stateFor(connector).health.succeeded();
-    if (ended.breakerClosed) {
-      this.options.logger.info(
-        { connector: connector.name, failing_since: ended.failingSince, failures: ended.failures },
-        'connector recovered; circuit breaker closed, deliveries resume',
-      );
-      this.options.metrics?.breaker(connector.name, false);
-    }
-    if (ended.wasFailing) this.options.alerts?.connectorRecovered(connector.name);
-  }
-
-  /** A retryable failure (validation errors do not count); may open the breaker. */
-  private failing(config: LoadedConfig, connector: Connector, error: string): void {
-    const health = this.stateFor(connector).health;
-    const breaker = config.main.delivery.breaker;
-    if (health.failed(this.now(), breaker)) {
-      this.options.metrics?.breaker(connector.name, true);
-      this.options.logger.warn(
-        {
-          connector: connector.name,
-          failing_since: health.failingSince,
-          failures: health.failures,
-          probe_interval_ms: breaker.probe_interval,
-          error,
-        },
-        'connector keeps failing; circuit breaker open, deliveries held back except one probe at a time',
-      );
-    }
-    this.options.alerts?.connectorFailing({
-      connector: connector.name,
-      since: health.failingSince!,
-      failures: health.failures,
-      error,
-    });
-  }
-
   private async finish(items: FinishItem[]): Promise<void> {
     try {
       const updated = await Promise.all(items.map((item) => this.finisher.submit(item)));
@@ -403,20 +301,10 @@ export class DeliveryWorker {
 
   private async scheduleNext(): Promise<void> {
     if (this.stopping) return;
-    const poll = this.options.pollIntervalMs ?? 1000;
-    let delay = poll;
-    // Connectors held back by their breaker wake the worker for their next probe, not for due rows.
-    const held = new Set<string>();
-    for (const [name, state] of this.states) {
-      if (!state.health.breakerOpen) continue;
-      const untilProbe = state.health.nextProbeAt - this.now();
-      // A probe in flight wakes the worker when it finishes; a probe that is
-      // due waits for a due row like any connector.
-      if (state.inflight === 0 && untilProbe <= 0) continue;
-      held.add(name);
-      if (untilProbe > 0) delay = Math.min(delay, untilProbe);
-    }
+    // Capacity first: a breaker's next probe, a rate budget's next free slot.
+    let { delay, held } = this.capacity.nextLook(this.options.pollIntervalMs ?? 1000);
     try {
+      // Connectors held back by their breaker wake the worker for their next probe, not for due rows.
       const connectors = [...this.options.config.current.connectors.values()]
         .filter((connector) => !held.has(connector.name))
         .map((connector) => ({ name: connector.name, waitsFor: connector.waitsFor }));
@@ -424,10 +312,6 @@ export class DeliveryWorker {
       if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
     } catch {
       // The poll will look again.
-    }
-    for (const state of this.states.values()) {
-      if (state.limiter.available() === 0)
-        delay = Math.min(delay, Math.max(1, state.limiter.nextFreeAt() - this.now()));
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 1));
