@@ -4,14 +4,15 @@ import type { DeliveryContext, DeliveryResult } from '../types.ts';
 import { type SalesforceAuth, SalesforceClient } from './client.ts';
 import { errorCodeOf, recordErrors, type SalesforceError } from './errors.ts';
 import {
-  type EventPlan,
-  lookupSoql,
-  lookupWhere,
-  type MatchKey,
-  planEvent,
-  queryUrl,
-  taskLookupSoql,
-} from './plan.ts';
+  ambiguous,
+  ambiguousExternalId,
+  ambiguousUrls,
+  dedupe,
+  type Found,
+  matches,
+  sameId,
+} from './matching.ts';
+import { type EventPlan, lookupSoql, lookupWhere, planEvent, queryUrl, taskLookupSoql } from './plan.ts';
 import type { RecordObject, SalesforceSettings } from './settings.ts';
 import { chunkForSoql, soqlString } from './soql.ts';
 
@@ -35,12 +36,6 @@ interface Item {
   taskFound?: boolean;
   /** Set when the item failed; later steps skip it. */
   error?: DeliveryError;
-}
-
-interface Found {
-  object: RecordObject;
-  id: string;
-  convertedFrom?: string | undefined;
 }
 
 type SaveOutcome = { success?: boolean; id?: string; created?: boolean; errors?: SalesforceError[] };
@@ -385,56 +380,6 @@ interface QueryPage {
   records: SfRecord[];
   done: boolean;
   nextRecordsUrl?: string;
-}
-
-function matches(record: SfRecord, match: MatchKey): boolean {
-  const value =
-    match.by === 'email' ? record.Email : match.by === 'phone' ? record.Phone : record[match.field];
-  // SOQL compares text case-insensitively; so do we, to pair answers with events.
-  return typeof value === 'string' && value.toLowerCase() === match.value.toLowerCase();
-}
-
-/** One entry per record; a Contact reached through a converted Lead keeps that note. */
-function dedupe(candidates: Found[]): Found[] {
-  const byId = new Map<string, Found>();
-  for (const candidate of candidates) {
-    const key = candidate.id.slice(0, 15);
-    const earlier = byId.get(key);
-    byId.set(key, { ...candidate, convertedFrom: earlier?.convertedFrom ?? candidate.convertedFrom });
-  }
-  return [...byId.values()];
-}
-
-function sameId(a: string, b: string): boolean {
-  return a.slice(0, 15) === b.slice(0, 15);
-}
-
-function describeMatch(match: MatchKey): string {
-  if (match.by === 'external_id') return `${match.field} = ${match.value}`;
-  return match.by === 'email' ? `the email ${match.value}` : `the phone number ${match.value}`;
-}
-
-function ambiguous(match: MatchKey, found: Found[]): PermanentError {
-  const list = found
-    .map((f) => `${f.object} ${f.id}${f.convertedFrom ? ` (converted from Lead ${f.convertedFrom})` : ''}`)
-    .join(', ');
-  return new PermanentError(
-    `ambiguous match: ${found.length} Salesforce records have ${describeMatch(match)}: ${list}. leadrelay does not guess: merge the duplicates in Salesforce, then retry this delivery`,
-  );
-}
-
-function ambiguousUrls(object: string, field: string, value: string, data: unknown): PermanentError {
-  const ids = (Array.isArray(data) ? data : []).map((url) => String(url).split('/').pop());
-  return new PermanentError(
-    `ambiguous match: ${ids.length} Salesforce ${object} records have ${field} = ${value}: ${ids.join(', ')}. leadrelay does not guess: merge the duplicates in Salesforce, then retry this delivery`,
-    { statusCode: 300 },
-  );
-}
-
-function ambiguousExternalId(match: MatchKey, errors: SalesforceError[]): PermanentError {
-  return new PermanentError(
-    `ambiguous match: several Salesforce records have ${describeMatch(match)} (${errors.map((e) => e.message).join('; ')}). leadrelay does not guess: merge the duplicates in Salesforce, then retry this delivery`,
-  );
 }
 
 function result(settings: SalesforceSettings, item: Item): DeliveryResult {
