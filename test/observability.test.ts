@@ -132,7 +132,7 @@ describe('GET /metrics', () => {
     expect((await post(service, leadEvent(), newSecret())).status).toBe(401);
     const badJson = '{"id": "x",';
     expect((await service.post('site', badJson, officialHeaders(secret, 'x', badJson))).status).toBe(400);
-    expect((await service.post('nope', '{}')).status).toBe(404);
+    expect((await service.post('nope', '{}')).status).toBe(401);
 
     await until(
       async () => (await countWhere(service, 'deliveries', 'status', 'delivered')) === 3,

@@ -175,6 +175,14 @@ export const mainConfigSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(3000),
       body_limit: size.prefault('1mb'),
       max_inflight: z.number().int().min(1).default(1000),
+      /** Requests in flight from one client address (the forwarded one behind trusted proxies). */
+      max_inflight_per_client: z.number().int().min(1).default(64),
+      /** Request bodies held in memory at once, from everyone. */
+      max_buffered: size.prefault('64mb'),
+      /** A body must arrive within this after its headers… */
+      body_timeout: duration.prefault('10s'),
+      /** …and, after its first 2 s, at least this fast on average (per second). */
+      min_body_rate: size.prefault('1kb'),
       request_timeout: duration.prefault('30s'),
       trusted_proxies: z.array(cidr).default([]),
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),

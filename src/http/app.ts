@@ -8,6 +8,7 @@ import type { EventToStore, StoredEvent } from '../outbox/store-events.ts';
 import type { Logger } from '../util/logger.ts';
 import { adminSurface } from './admin/admin.ts';
 import { countEvents } from './count-events.ts';
+import { Reception } from './reception.ts';
 import { webhooksRoute } from './webhooks-route.ts';
 
 export interface AppDependencies {
@@ -51,7 +52,22 @@ export function createApp(deps: AppDependencies): Koa {
     }
   });
 
-  router.post('/webhooks/:source', countEvents(deps.config, deps.metrics), webhooksRoute(deps));
+  // One set of bounds on receiving for every route that reads a body (docs/security.md).
+  const reception = new Reception(() => {
+    const server = deps.config.current.main.server;
+    return {
+      maxInflight: server.max_inflight,
+      maxInflightPerClient: server.max_inflight_per_client,
+      maxBuffered: server.max_buffered,
+      bodyTimeoutMs: server.body_timeout,
+      minBodyRate: server.min_body_rate,
+    };
+  });
+  router.post(
+    '/webhooks/:source',
+    countEvents(deps.config, deps.metrics),
+    webhooksRoute({ ...deps, reception }),
+  );
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -100,6 +116,7 @@ export function createApp(deps: AppDependencies): Koa {
         logger: deps.logger,
         now: deps.now ?? Date.now,
         wake: deps.wakeWorker,
+        reception,
       }),
     );
   }

@@ -19,7 +19,11 @@ export function countEvents(config: ConfigHolder, metrics: ServiceMetrics | unde
       if (ctx.state.eventType === 'ignored' && ctx.status === 202) outcome = 'ignored';
       else if (ctx.status === 202) outcome = 'accepted';
       else if (ctx.status === 200) outcome = 'duplicate';
-      else outcome = errorCode(ctx.body) ?? `http_${ctx.status}`;
+      // A refusal answered alike to the sender (e.g. an unknown source) still counts as what it was.
+      else
+        outcome =
+          (typeof ctx.state.outcome === 'string' ? ctx.state.outcome : errorCode(ctx.body)) ??
+          `http_${ctx.status}`;
     } finally {
       const source = Object.hasOwn(config.current.main.sources, ctx.params.source)
         ? ctx.params.source

@@ -21,18 +21,24 @@ export interface RunningServer {
 export async function startServer(app: Koa, config: LoadedConfig): Promise<RunningServer> {
   const { host, port, tls, request_timeout } = config.main.server;
   const handler = app.callback();
+  // Node checks request and header deadlines on this interval (30 s by
+  // default), so a stalled request outlived request_timeout by up to that.
+  const timing = { connectionsCheckingInterval: 1_000 };
   const server = tls
     ? createHttpsServer(
         {
+          ...timing,
           cert: readFileSync(resolve(config.dir, tls.cert)),
           key: readFileSync(resolve(config.dir, tls.key)),
         },
         handler,
       )
-    : createHttpServer(handler);
-  // A slow sender (slowloris) cannot hold a connection longer than this.
+    : createHttpServer(timing, handler);
+  // A slow sender (slowloris) cannot hold a connection longer than this; the
+  // body has its own, shorter deadline and minimum rate (src/http/reception.ts).
   server.requestTimeout = request_timeout;
-  server.headersTimeout = Math.min(request_timeout, 60_000);
+  // Headers are small: a sender that takes longer than this is stalling.
+  server.headersTimeout = Math.min(request_timeout, 10_000);
   server.keepAliveTimeout = 5_000;
   server.on('clientError', answerMalformedRequest);
 

@@ -6,7 +6,8 @@ import { queueOverview } from '../../outbox/queue-overview.ts';
 import { showEvent } from '../../outbox/show-event.ts';
 import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
-import { BodyTooLargeError, readRawBody } from '../read-raw-body.ts';
+import { AddressSet, clientAddress } from '../client-address.ts';
+import { NotReceived, type Reception } from '../reception.ts';
 import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page } from './html.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import { BadParameter, encodeCursor, one, parseCursor, parseDeliveryId } from './params.ts';
@@ -14,7 +15,10 @@ import { csrfMatches, type Session, SessionStore, tokenMatches } from './session
 
 const COOKIE = 'leadrelay_admin';
 const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+/** A pasted event for the preview fits; anything else the page sends is far smaller. */
 const FORM_LIMIT = 1024 * 1024;
+/** The login form holds a token and nothing else. */
+const LOGIN_LIMIT = 8 * 1024;
 
 type PageContext = Context & { state: { session?: Session; form?: URLSearchParams } };
 
@@ -23,7 +27,7 @@ type PageContext = Context & { state: { session?: Session; form?: URLSearchParam
  * session (see SessionStore); every other page needs one (else a redirect to
  * the login form), and every POST carries the session's CSRF token.
  */
-export function adminPage(deps: AdminDependencies & { token: string; logger: Logger }) {
+export function adminPage(deps: AdminDependencies & { token: string; logger: Logger; reception: Reception }) {
   const sessions = new SessionStore(SESSION_TTL_MS, deps.now);
   const router = new Router({ prefix: '/admin' });
 
@@ -33,7 +37,7 @@ export function adminPage(deps: AdminDependencies & { token: string; logger: Log
   });
 
   router.post('/login', async (ctx: PageContext) => {
-    const form = await readForm(ctx);
+    const form = await readForm(ctx, deps, LOGIN_LIMIT);
     if (!form) return;
     if (!tokenMatches(deps.token, form.get('token') ?? undefined)) {
       deps.logger.warn({ ip: ctx.req.socket.remoteAddress }, 'admin login refused: wrong token');
@@ -269,7 +273,7 @@ ${d.attemptLog.map(
         }
         ctx.state.session = session;
         if (ctx.method === 'POST') {
-          const form = await readForm(ctx);
+          const form = await readForm(ctx, deps, FORM_LIMIT);
           if (!form) return;
           if (!csrfMatches(session, form.get('csrf'))) {
             return send(
@@ -355,17 +359,35 @@ function redirect(ctx: Context, to: string): void {
   ctx.redirect(to);
 }
 
-async function readForm(ctx: Context): Promise<URLSearchParams | undefined> {
+/**
+ * The form of a POST, read under the same bounds as webhooks (a slot per
+ * client, the memory budget, body deadline and rate), or undefined when an
+ * answer has been sent instead.
+ */
+async function readForm(
+  ctx: Context,
+  deps: { reception: Reception; config: AdminDependencies['config'] },
+  limit: number,
+): Promise<URLSearchParams | undefined> {
   if (!ctx.is('application/x-www-form-urlencoded')) {
     send(ctx, 415, page('Unsupported', html`<p class="err">Send this form from the admin page.</p>`));
     return undefined;
   }
+  const proxies = new AddressSet(deps.config.current.main.server.trusted_proxies);
+  const client = clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for'), proxies);
+  let slot: ReturnType<Reception['enter']> | undefined;
   try {
-    return new URLSearchParams((await readRawBody(ctx.req, FORM_LIMIT)).toString('utf8'));
+    slot = deps.reception.enter(client);
+    return new URLSearchParams((await slot.read(ctx.req, limit)).toString('utf8'));
   } catch (error) {
-    if (!(error instanceof BodyTooLargeError)) throw error;
+    if (!(error instanceof NotReceived)) throw error;
     ctx.set('Connection', 'close');
-    send(ctx, 413, page('Too large', html`<p class="err">The form is larger than 1 MiB.</p>`));
+    if (error.retryAfterSeconds) ctx.set('Retry-After', String(error.retryAfterSeconds));
+    const what =
+      error.status === 413 ? `The form is larger than ${Math.round(limit / 1024)} KiB.` : error.message;
+    send(ctx, error.status, page('Not received', html`<p class="err">${what}</p>`));
     return undefined;
+  } finally {
+    slot?.leave();
   }
 }

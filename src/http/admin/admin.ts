@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../util/logger.ts';
+import type { Reception } from '../reception.ts';
 import { adminApi } from './admin-api.ts';
 import { adminPage } from './admin-page.ts';
 import type { AdminDependencies } from './operations.ts';
@@ -9,7 +10,9 @@ import type { AdminDependencies } from './operations.ts';
  * (Bearer token) and the web page elsewhere (token login → session cookie).
  * Mounted only when an admin token is configured; otherwise `/admin` is 404.
  */
-export function adminSurface(deps: AdminDependencies & { token: string; logger: Logger }) {
+export function adminSurface(
+  deps: AdminDependencies & { token: string; logger: Logger; reception: Reception },
+) {
   const api = adminApi(deps);
   const page = adminPage(deps);
   return async (ctx: Context, next: Next) => {

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupsAfter } from './helpers/cleanups.ts';
+import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
+import { type RawRequest, rawPost } from './helpers/raw-request.ts';
+import { leadEvent, officialHeaders } from './helpers/sign.ts';
+import { until } from './helpers/until.ts';
+
+// The webhook endpoint is public: what an unauthenticated sender can do to it
+// must never stop signed senders. Attackers connect from 127.0.0.2 and up,
+// signed senders from 127.0.0.1 (all of 127.0.0.0/8 is this machine).
+
+const cleanups = cleanupsAfter('each');
+const secret = newSecret();
+const open: RawRequest[] = [];
+afterEach(() => {
+  for (const request of open.splice(0)) request.destroy();
+});
+
+async function start(server: Record<string, unknown>): Promise<TestService> {
+  const service = await startTestService({ server, sources: { site: { verify: { secrets: [secret] } } } });
+  cleanups.push(() => service.close());
+  return service;
+}
+
+async function signedPost(service: TestService) {
+  const event = leadEvent();
+  const body = JSON.stringify(event);
+  return service.post('site', body, officialHeaders(secret, String(event.id), body));
+}
+
+async function attacker(service: TestService, from: string, contentLength = 100_000): Promise<RawRequest> {
+  const request = await rawPost(`${service.url}/webhooks/site`, { from, contentLength });
+  open.push(request);
+  return request;
+}
+
+describe('slow senders', () => {
+  it('a body dribbled slower than min_body_rate is answered 408 within seconds, not at the request timeout', async () => {
+    const service = await start({ min_body_rate: '1kb', body_timeout: '60s', request_timeout: '120s' });
+    const slow = await attacker(service, '127.0.0.2');
+    const started = Date.now();
+    const dribble = setInterval(() => slow.write('x'), 200);
+    try {
+      const answer = await slow.answer;
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'request_timeout' });
+      expect(JSON.parse(answer.body).message).toMatch(/too slowly/);
+      // Caught by the rate (after its 2 s grace), far before the 60 s body deadline.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      clearInterval(dribble);
+    }
+  });
+
+  it('a body that keeps a fair rate but outlasts body_timeout is answered 408', async () => {
+    const service = await start({ min_body_rate: 1, body_timeout: '3s' });
+    const slow = await attacker(service, '127.0.0.2');
+    const dribble = setInterval(() => slow.write('xxxxxxxxxx'), 100);
+    try {
+      const answer = await slow.answer;
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body).message).toMatch(/did not arrive within 3 s/);
+    } finally {
+      clearInterval(dribble);
+    }
+  });
+});
+
+describe('floods from one sender', () => {
+  it('one client address holds at most max_inflight_per_client requests; signed senders elsewhere are served', async () => {
+    const service = await start({ max_inflight_per_client: 4, max_inflight: 100 });
+    const stalls = await Promise.all(Array.from({ length: 10 }, () => attacker(service, '127.0.0.2')));
+    for (const stall of stalls) stall.write('{"id":');
+    // Six of the ten are refused at once with 429; four hold their slots.
+    await until(() => stalls.filter((stall) => stall.closed()).length === 6, 'six stalls refused');
+    const refused = await Promise.all(stalls.filter((stall) => stall.closed()).map((stall) => stall.answer));
+    for (const answer of refused) {
+      expect(answer.status).toBe(429);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'too_many_requests' });
+    }
+    for (let i = 0; i < 5; i++) expect((await signedPost(service)).status).toBe(202);
+  });
+
+  it('stalled uploads from one client hold at most a quarter of max_buffered; signed senders are still served', async () => {
+    const service = await start({ max_buffered: '8mb', max_inflight_per_client: 100, body_limit: '1mb' });
+    // Each declares 1 MB: the first two reserve the client's 2 MB, the rest are refused before a byte is read.
+    const uploads = await Promise.all(
+      Array.from({ length: 6 }, () => attacker(service, '127.0.0.3', 1_000_000)),
+    );
+    for (const upload of uploads) upload.write(Buffer.alloc(64 * 1024, 'x'));
+    await until(() => uploads.filter((upload) => upload.closed()).length === 4, 'four uploads refused');
+    for (const upload of uploads.filter((u) => u.closed())) {
+      const answer = await upload.answer;
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'overloaded' });
+    }
+    for (let i = 0; i < 5; i++) expect((await signedPost(service)).status).toBe(202);
+  });
+});
+
+describe('the admin login', () => {
+  it('takes a small form only', async () => {
+    const service = await startTestService(
+      { sources: {} },
+      { env: { LEADRELAY_ADMIN_TOKEN: 'a-long-enough-admin-token-for-tests' } },
+    );
+    cleanups.push(() => service.close());
+    const response = await fetch(`${service.url}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${'x'.repeat(64 * 1024)}`,
+    });
+    expect(response.status).toBe(413);
+  });
+});
