@@ -271,7 +271,7 @@ for (const source of ['nope', '..%2fadmin', 'site%00', 'SITE', 'site.json', '%2e
     source,
     sign: 'valid',
     body: json(valid()),
-    expect: 404,
+    expect: 401,
   });
 // bodies over the limit
 for (const mb of [1.5, 2, 10])
