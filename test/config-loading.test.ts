@@ -122,6 +122,29 @@ describe('configuration errors name file, line, column and key path', () => {
   });
 });
 
+describe('signatures that would let a replay through are refused', () => {
+  it('an idempotency key built from a header the signature does not cover', async () => {
+    const yaml = `sources:\n  chat:\n    format: chatwoot\n    verify: { secrets: [s3cret] }\n    map:\n      id: "{{ headers['x-chatwoot-delivery'] }}"\n      type: [{ value: lead.qualified }]\n`;
+    const found = await problems(yaml);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      /^6:\d+: sources\.chat\.map\.id: the id uses headers\['x-chatwoot-delivery'\], which the signature does not cover/,
+    );
+  });
+
+  it('a header the signature covers is fine (Standard Webhooks signs webhook-id)', async () => {
+    const yaml = `sources:\n  own:\n    format: mapped\n    verify: { secrets: ["${SECRET}"] }\n    map:\n      id: "{{ headers['webhook-id'] }}"\n      type: [{ value: lead.qualified }]\n`;
+    await expect(load(yaml)).resolves.toBeDefined();
+  });
+
+  it('an hmac timestamp that is read but not signed', async () => {
+    const yaml = `sources:\n  shop:\n    verify:\n      scheme: hmac\n      header: X-Sig\n      timestamp_header: X-Time\n      secrets: [s3cret]\n`;
+    const found = await problems(yaml);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/sources\.shop\.verify\.signed_content: a timestamp is read but not signed/);
+  });
+});
+
 describe('interpolation and the environment', () => {
   it('fills ${VAR} and ${VAR:-default}, typing unquoted numbers', async () => {
     const config = await load(

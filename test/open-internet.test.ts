@@ -1,3 +1,6 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
@@ -111,5 +114,56 @@ describe('the admin login', () => {
       body: `token=${'x'.repeat(64 * 1024)}`,
     });
     expect(response.status).toBe(413);
+  });
+});
+
+describe('replays', () => {
+  const chatwootSecret = 'chatwoot-webhook-secret';
+  const chatwootPayload = readFileSync(
+    join(import.meta.dirname, 'fixtures', 'sources', 'chatwoot-conversation-status-changed-open.json'),
+    'utf8',
+  );
+  /** Signed as Chatwoot signs: HMAC-SHA256 over `{timestamp}.{body}`; the delivery id is not signed. */
+  const chatwootHeaders = (body: string, delivery: string) => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const digest = createHmac('sha256', chatwootSecret).update(`${timestamp}.${body}`).digest('hex');
+    return {
+      'x-chatwoot-signature': `sha256=${digest}`,
+      'x-chatwoot-timestamp': timestamp,
+      'x-chatwoot-delivery': delivery,
+    };
+  };
+
+  it('a captured Chatwoot request re-sent with a new X-Chatwoot-Delivery is a duplicate, not a new event', async () => {
+    const service = await startTestService({
+      sources: { chat: { format: 'chatwoot', verify: { secrets: [chatwootSecret] } } },
+    });
+    cleanups.push(() => service.close());
+    const first = await service.post('chat', chatwootPayload, chatwootHeaders(chatwootPayload, 'dlv-1'));
+    expect(first.status).toBe(202);
+    const replayed = await service.post('chat', chatwootPayload, chatwootHeaders(chatwootPayload, 'dlv-2'));
+    expect(replayed.status).toBe(200);
+    expect(replayed.json.id).toBe(first.json.id);
+    expect(await service.count('events')).toBe(1);
+  });
+
+  it('a webhook-id header keys an event only when the signature covers it', async () => {
+    const service = await startTestService({
+      sources: {
+        shop: {
+          verify: { scheme: 'hmac', header: 'X-Sig', secrets: ['shop-secret'] },
+        },
+      },
+    });
+    cleanups.push(() => service.close());
+    const { id: _id, ...withoutId } = leadEvent();
+    const body = JSON.stringify(withoutId);
+    const signature = createHmac('sha256', 'shop-secret').update(body).digest('hex');
+    const response = await service.post('shop', body, { 'x-sig': signature, 'webhook-id': 'replayable' });
+    expect(response.status).toBe(422);
+    expect(JSON.stringify(response.json.details)).toMatch(
+      /only when the Standard Webhooks signature covers it/,
+    );
+    expect(await service.count('events')).toBe(0);
   });
 });

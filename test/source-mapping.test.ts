@@ -37,8 +37,10 @@ describe('presets map their platforms’ documented payloads into canonical even
     const event = mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open', {
       'x-chatwoot-delivery': 'dlv_42',
     });
+    const payload = JSON.parse(fixture('chatwoot-conversation-status-changed-open'));
     expect(event).toMatchObject({
-      id: 'dlv_42',
+      // From the signed body, never from the unsigned X-Chatwoot-Delivery header.
+      id: `chatwoot-conversation_status_changed-${payload.id}-open-${payload.timestamp}`,
       type: 'conversation.escalated',
       contact: { name: 'Dana Reyes', email: 'dana@acme.example', phone: '+14155550100' },
       conversation: { id: '1042' },

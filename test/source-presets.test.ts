@@ -236,6 +236,7 @@ describe('hmac header_fields: the signature header as key=value pairs (what the 
       header: 'X-Signature',
       header_fields: { timestamp: 't', signature: 'v1' },
       timestamp_header: 'X-Timestamp',
+      signed_content: '{timestamp}.{body}',
       secrets: [SECRET],
     });
     expect(both.success).toBe(false);

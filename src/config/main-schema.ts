@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '../event/canonical-event.ts';
 import { PRESET_NAMES, SOURCE_PRESETS } from '../ingest/presets/index.ts';
 import { sourceMapSchema } from '../ingest/source-mapping.ts';
+import { signedHeaders } from '../ingest/verify/signed-headers.ts';
 import { duration } from '../util/duration.ts';
 import { parseSize } from '../util/units.ts';
 
@@ -70,7 +71,28 @@ const verifyHmac = z
   .refine((verify) => !(verify.header_fields && verify.timestamp_header), {
     message: 'give either `timestamp_header` or `header_fields`, not both',
     path: ['header_fields'],
-  });
+  })
+  .refine(
+    (verify) =>
+      !(verify.header_fields || verify.timestamp_header) || verify.signed_content.includes('{timestamp}'),
+    {
+      message:
+        'a timestamp is read but not signed: add {timestamp} to `signed_content` (as the platform documents it), or the tolerance protects nothing — anyone could replay a request with a fresh timestamp',
+      path: ['signed_content'],
+    },
+  );
+
+/** Headers a template reads (`headers['x-…']`, `headers.x_y`) that the signature does not cover. */
+function unsignedHeadersIn(
+  template: string,
+  verify: { scheme: string; signed_content?: string; timestamp_header?: string | undefined },
+): string[] {
+  const signed = new Set(signedHeaders(verify));
+  const used = [...template.matchAll(/headers\s*(?:\[\s*['"]([^'"]+)['"]\s*\]|\.([A-Za-z0-9_-]+))/g)].map(
+    (match) => (match[1] ?? match[2] ?? '').toLowerCase(),
+  );
+  return [...new Set(used)].filter((name) => !signed.has(name));
+}
 
 const verifyToken = z.strictObject({
   scheme: z.literal('token'),
@@ -146,6 +168,14 @@ const sourceSchema = z.preprocess(
           code: 'custom',
           path: ['format'],
           message: 'a `map:` is only used with `format: mapped` or a preset',
+        });
+      }
+      const unsigned = source.map?.id ? unsignedHeadersIn(source.map.id.source, source.verify) : [];
+      if (unsigned.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['map', 'id'],
+          message: `the id uses ${unsigned.map((name) => `headers['${name}']`).join(', ')}, which the signature does not cover: a captured request re-sent with a new value would be stored again. Build the id from the payload (the body is what is signed)`,
         });
       }
       if (source.verify.scheme === 'none' && !source.insecure) {

@@ -9,6 +9,7 @@ import { parseJsonBody } from './parse-body.ts';
 import { type Rejection, reject } from './rejection.ts';
 import { routeEvent } from './router.ts';
 import { applySourceMap } from './source-mapping.ts';
+import { signedHeaders } from './verify/signed-headers.ts';
 import type { HeaderLookup } from './verify/verdict.ts';
 import { verifyRequest } from './verify/verify-request.ts';
 
@@ -63,10 +64,21 @@ export async function receiveEvent(
     return reject(422, 'invalid_event', message, validated.errors);
   }
   const raw = candidate as Record<string, unknown>;
-  const externalId = validated.event.id ?? request.headers('webhook-id');
+  // A header may key the event only when the signature covers it (Standard Webhooks signs
+  // webhook-id); otherwise a replay with a new header value would be stored again.
+  const headerId = signedHeaders(request.source.verify).includes('webhook-id')
+    ? request.headers('webhook-id')
+    : undefined;
+  const externalId = validated.event.id ?? headerId;
   if (!externalId) {
     return reject(422, 'invalid_event', 'the event has no id', [
-      { path: 'id', message: 'give the event an id, or send a webhook-id header' },
+      {
+        path: 'id',
+        message:
+          request.source.verify.scheme === 'standard-webhooks'
+            ? 'give the event an id, or send a webhook-id header'
+            : 'give the event an id (a webhook-id header counts only when the Standard Webhooks signature covers it)',
+      },
     ]);
   }
 

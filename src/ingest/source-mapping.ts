@@ -54,7 +54,7 @@ const FIELD_PATH =
 const NUMERIC_FIELDS = new Set(['lead.score', 'feedback.rating']);
 
 export const sourceMapSchema = z.strictObject({
-  /** The idempotency key, e.g. `"{{ headers['x-chatwoot-delivery'] }}"` or `"{{ payload.id }}"`. */
+  /** The idempotency key, e.g. `"{{ payload.id }}"`; headers only where the signature covers them. */
   id: templateField().optional(),
   /** The first rule whose `when` holds picks the type; none → the payload is recorded as ignored. */
   type: z

@@ -16,7 +16,8 @@ export const botpress: SourcePreset = {
   verify: { scheme: 'token', header: 'X-Botpress-Token' },
   events: [['hand-off with conversation.id', 'conversation.escalated']],
   map: {
-    id: "{{ headers['x-botpress-delivery'] | default: payload.id }}",
+    // The body's own id: a token header signs nothing, so no other header may key the event.
+    id: '{{ payload.id }}',
     type: [{ when: 'payload.conversation.id != blank', value: 'conversation.escalated' }],
     fields: {
       'conversation.id': '{{ payload.conversation.id }}',

@@ -14,7 +14,8 @@ import type { SourcePreset } from './types.ts';
  * (`app/presenters/conversations/event_data_presenter.rb`,
  * `app/models/message.rb`). Signed webhooks carry `X-Chatwoot-Signature:
  * sha256=HEX` over `{X-Chatwoot-Timestamp}.{raw body}` and a delivery id in
- * `X-Chatwoot-Delivery` (Chatwoot's webhook `secret` description).
+ * `X-Chatwoot-Delivery` (Chatwoot's webhook `secret` description) — which
+ * the signature does not cover, so the idempotency key comes from the body.
  */
 export const chatwoot: SourcePreset = {
   title: 'Chatwoot',
@@ -32,8 +33,9 @@ export const chatwoot: SourcePreset = {
     ['conversation_status_changed (status resolved, contact has email or phone)', 'lead.qualified'],
   ],
   map: {
-    // X-Chatwoot-Delivery is stable across retries; older versions without it fall back to the payload.
-    id: "{% if headers['x-chatwoot-delivery'] %}{{ headers['x-chatwoot-delivery'] }}{% else %}chatwoot-{{ payload.event }}-{{ payload.id }}-{{ payload.status }}-{{ payload.timestamp }}{% endif %}",
+    // From the signed body only: X-Chatwoot-Delivery is not covered by the signature, so a
+    // captured request re-sent with a new delivery id would otherwise be stored again.
+    id: 'chatwoot-{{ payload.event }}-{{ payload.id }}-{{ payload.status }}-{{ payload.timestamp }}',
     type: [
       {
         when: "payload.event == 'conversation_status_changed' and payload.status == 'open'",
