@@ -167,3 +167,100 @@ describe('replays', () => {
     expect(await service.count('events')).toBe(0);
   });
 });
+
+describe('one signed payload cannot stall ingestion', () => {
+  const transcriptSource = {
+    format: 'mapped',
+    verify: { secrets: [secret] },
+    map: {
+      id: '{{ payload.id }}',
+      type: [{ value: 'conversation.escalated' }],
+      fields: { 'conversation.id': '{{ payload.id }}' },
+      messages: { from: 'payload.messages', role: 'user', text: '{{ item.text }}' },
+    },
+  };
+  const payload = (messages: number) =>
+    JSON.stringify({
+      id: `conv-${messages}-${Math.random()}`,
+      messages: Array.from({ length: messages }, (_, i) => ({ text: `message ${i}` })),
+    });
+  const signed = (service: TestService, body: string) => {
+    const id = JSON.parse(body).id as string;
+    return service.post('chat', body, officialHeaders(secret, id, body));
+  };
+
+  it('refuses a transcript over the limit before mapping it, naming the limit', async () => {
+    const service = await startTestService({ sources: { chat: transcriptSource } });
+    cleanups.push(() => service.close());
+    const response = await signed(service, payload(1_001));
+    expect(response.status).toBe(422);
+    expect(response.json).toMatchObject({ error: 'too_many_items' });
+    expect(response.json.message).toMatch(/1001 transcript items .*at most 1000/);
+    expect(await service.count('events')).toBe(0);
+    expect((await signed(service, payload(1_000))).status).toBe(202);
+  });
+
+  it('a canonical event over the transcript limits is refused with the limit named', async () => {
+    const service = await start({});
+    const many = leadEvent({
+      conversation: {
+        id: 'c1',
+        messages: Array.from({ length: 1_001 }, () => ({ role: 'user', text: 'hi' })),
+      },
+    });
+    const long = leadEvent({
+      conversation: { id: 'c2', messages: [{ role: 'user', text: 'x'.repeat(20_001) }] },
+    });
+    for (const [event, limit] of [
+      [many, 'at most 1000 messages'],
+      [long, 'at most 20000 characters'],
+    ] as const) {
+      const body = JSON.stringify(event);
+      const response = await service.post('site', body, officialHeaders(secret, String(event.id), body));
+      expect(response.status).toBe(422);
+      expect(JSON.stringify(response.json.details)).toContain(limit);
+    }
+  });
+
+  it('maps a long transcript in slices, giving the event loop back between them', async () => {
+    const { applySourceMapInSlices, sourceMapSchema } = await import('../src/ingest/source-mapping.ts');
+    const map = sourceMapSchema.parse(transcriptSource.map);
+    let turns = 0;
+    let turning = true;
+    const turn = () => {
+      turns++;
+      if (turning) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const body = payload(500);
+    const mapped = await applySourceMapInSlices(map, JSON.parse(body), () => undefined, body, 0);
+    turning = false;
+    expect(mapped.kind).toBe('event');
+    // With a zero slice it yields after every item: the loop turned at least once per item.
+    expect(turns).toBeGreaterThanOrEqual(500);
+  });
+
+  it('a template whose output would escape the memory limit fails the mapping, not the service', async () => {
+    const service = await startTestService({
+      sources: {
+        chat: {
+          ...transcriptSource,
+          map: {
+            ...transcriptSource.map,
+            fields: {
+              'conversation.id': '{{ payload.id }}',
+              'metadata.blob':
+                '{% assign x = payload.messages %}{% for i in (1..24) %}{% assign x = x | json %}{% endfor %}{{ x | size }}',
+            },
+          },
+        },
+      },
+    });
+    cleanups.push(() => service.close());
+    const response = await signed(service, payload(50));
+    expect(response.status).toBe(422);
+    expect(response.json).toMatchObject({ error: 'mapping_failed' });
+    expect(await service.count('events')).toBe(0);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+});

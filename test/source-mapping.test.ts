@@ -26,7 +26,7 @@ function mappedEvent(
   headers: Record<string, string> = {},
 ) {
   const result = mapFixture(preset, name, headers);
-  if (result.kind !== 'event') throw new Error(`${name} was ignored: ${result.reason}`);
+  if (result.kind !== 'event') throw new Error(`${name} was not mapped: ${JSON.stringify(result)}`);
   const validated = validateCanonicalEvent(result.event);
   expect(validated.ok ? [] : validated.errors).toEqual([]);
   return result.event as Record<string, unknown> & { conversation: { messages?: unknown } };

@@ -28,9 +28,21 @@ const contact = z.looseObject({
   attributes: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * Bounds on a transcript, so that one signed event cannot make every later
+ * step (validation, templates, CRM notes, Slack blocks) arbitrarily slow.
+ * A real conversation is far below both.
+ */
+export const TRANSCRIPT_LIMITS = { messages: 1_000, messageLength: 20_000 } as const;
+
 const message = z.looseObject({
   role: z.enum(MESSAGE_ROLES),
-  text: z.string(),
+  text: z
+    .string()
+    .max(
+      TRANSCRIPT_LIMITS.messageLength,
+      `a message may hold at most ${TRANSCRIPT_LIMITS.messageLength} characters`,
+    ),
   at: timestamp.optional(),
   author: z.string().optional(),
 });
@@ -39,7 +51,13 @@ const conversation = z.looseObject({
   id: z.string().min(1).optional(),
   channel: z.string().optional(),
   url: z.string().optional(),
-  messages: z.array(message).optional(),
+  messages: z
+    .array(message)
+    .max(
+      TRANSCRIPT_LIMITS.messages,
+      `a conversation may carry at most ${TRANSCRIPT_LIMITS.messages} messages`,
+    )
+    .optional(),
 });
 
 const baseEvent = z.looseObject({

@@ -8,7 +8,7 @@ import { orderingKey } from './ordering-key.ts';
 import { parseJsonBody } from './parse-body.ts';
 import { type Rejection, reject } from './rejection.ts';
 import { routeEvent } from './router.ts';
-import { applySourceMap } from './source-mapping.ts';
+import { applySourceMapInSlices } from './source-mapping.ts';
 import { signedHeaders } from './verify/signed-headers.ts';
 import type { HeaderLookup } from './verify/verdict.ts';
 import { verifyRequest } from './verify/verify-request.ts';
@@ -50,8 +50,21 @@ export async function receiveEvent(
   let text = parsed.text;
   if (request.source.map) {
     // A mapped source (docs/sources.md): build the canonical event from the platform's payload.
-    const mapped = applySourceMap(request.source.map, parsed.value, request.headers, request.body);
+    let mapped: Awaited<ReturnType<typeof applySourceMapInSlices>>;
+    try {
+      mapped = await applySourceMapInSlices(request.source.map, parsed.value, request.headers, request.body);
+    } catch (error) {
+      // A template that failed on this payload (a limit it hit, a filter's error): the
+      // sender's request is fine as far as it can tell, but nothing can be stored from it.
+      return reject(
+        422,
+        'mapping_failed',
+        `the source's map failed on this payload: ${(error as Error).message}`,
+      );
+    }
     if (mapped.kind === 'ignored') return storeIgnored(request, writer, mapped.id, parsed.text);
+    if (mapped.kind === 'too_large')
+      return reject(422, 'too_many_items', mapped.message, [{ path: mapped.path, message: mapped.message }]);
     candidate = mapped.event;
     text = JSON.stringify(mapped.event);
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { EVENT_TYPES, type EventType } from '../event/canonical-event.ts';
+import { EVENT_TYPES, type EventType, TRANSCRIPT_LIMITS } from '../event/canonical-event.ts';
 import { type Condition, compileCondition } from '../mapping/condition.ts';
 import { engine } from '../mapping/engine.ts';
 import { explain } from '../mapping/template.ts';
@@ -84,7 +84,9 @@ export type SourceMap = z.output<typeof sourceMapSchema>;
 
 export type MappingResult =
   | { kind: 'event'; event: Record<string, unknown>; id: string | undefined }
-  | { kind: 'ignored'; id: string; reason: string };
+  | { kind: 'ignored'; id: string; reason: string }
+  /** Over a limit (the transcript's items): refused with 422, naming the limit. */
+  | { kind: 'too_large'; path: string; message: string };
 
 /**
  * Builds the canonical event from a raw payload. The result still goes
@@ -97,6 +99,44 @@ export function applySourceMap(
   headers: HeaderLookup,
   rawBody: Buffer | string,
 ): MappingResult {
+  const steps = mappingSteps(map, payload, headers, rawBody);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * {@link applySourceMap} for ingest: the same result, but it gives the event
+ * loop back whenever it has worked for `sliceMs`, so one signed payload with
+ * a long transcript never holds up other requests (or `/healthz`) for longer.
+ */
+export async function applySourceMapInSlices(
+  map: SourceMap,
+  payload: unknown,
+  headers: HeaderLookup,
+  rawBody: Buffer | string,
+  sliceMs = 2,
+): Promise<MappingResult> {
+  const steps = mappingSteps(map, payload, headers, rawBody);
+  let sliceStarted = performance.now();
+  let step = steps.next();
+  while (!step.done) {
+    if (performance.now() - sliceStarted >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStarted = performance.now();
+    }
+    step = steps.next();
+  }
+  return step.value;
+}
+
+/** The mapping, one step per transcript item, so that a caller may pause between items. */
+function* mappingSteps(
+  map: SourceMap,
+  payload: unknown,
+  headers: HeaderLookup,
+  rawBody: Buffer | string,
+): Generator<void, MappingResult> {
   const context = { payload, headers: headerObject(headers) };
   const id = map.id?.render(context);
   const rule = map.type.find((candidate) => !candidate.when || candidate.when(context));
@@ -114,21 +154,32 @@ export function applySourceMap(
     if (text === undefined) continue;
     setPath(event, path, NUMERIC_FIELDS.has(path) ? toNumber(text) : text);
   }
-  if (map.messages) {
-    const items = map.messages.from(context);
+  const transcript = map.messages;
+  if (transcript) {
+    const items = transcript.from(context);
     if (Array.isArray(items)) {
-      const messages = items.flatMap((item, index) => {
+      // Refused before any item is mapped: mapping them all first would be the cost this bounds.
+      if (items.length > TRANSCRIPT_LIMITS.messages) {
+        return {
+          kind: 'too_large',
+          path: 'conversation.messages',
+          message: `the payload has ${items.length} transcript items (messages.from); at most ${TRANSCRIPT_LIMITS.messages} are accepted`,
+        };
+      }
+      const messages: Record<string, string>[] = [];
+      for (const [index, item] of items.entries()) {
+        yield;
         const itemContext = { ...context, item, index };
-        if (map.messages!.when && !map.messages!.when(itemContext)) return [];
-        const text = map.messages!.text.render(itemContext);
-        if (text === undefined) return [];
-        const message: Record<string, string> = { role: map.messages!.role.render(itemContext) ?? '', text };
-        const at = map.messages!.at?.render(itemContext);
+        if (transcript.when && !transcript.when(itemContext)) continue;
+        const text = transcript.text.render(itemContext);
+        if (text === undefined) continue;
+        const message: Record<string, string> = { role: transcript.role.render(itemContext) ?? '', text };
+        const at = transcript.at?.render(itemContext);
         if (at !== undefined) message.at = at;
-        const author = map.messages!.author?.render(itemContext);
+        const author = transcript.author?.render(itemContext);
         if (author !== undefined) message.author = author;
-        return [message];
-      });
+        messages.push(message);
+      }
       if (messages.length > 0) setPath(event, 'conversation.messages', messages);
     }
   }

@@ -19,9 +19,15 @@ export const engine = new Liquid({
   jsTruthy: false,
   templates: {},
   parseLimit: 100_000,
-  renderLimit: 1_000,
+  // One render of one template: far above any real one (microseconds), low
+  // enough that a template looping over a hostile payload cannot hold the
+  // event loop for long.
+  renderLimit: 100,
   memoryLimit: 10_000_000,
 });
+
+/** Longest text the `json` filter returns: liquid's memory limit does not see a filter's own output. */
+export const JSON_FILTER_LIMIT = 1_000_000;
 
 /** Where `e164` reads numbers written without a country code; set from `mapping.phone_region`. */
 export const filterSettings = { phoneRegion: 'US' };
@@ -38,7 +44,14 @@ engine.registerFilter('transcript', (value: unknown, format?: string, limit?: nu
   transcript(value, (format ?? 'text') as TranscriptFormat, limit),
 );
 engine.registerFilter('iso_time', isoTime);
-engine.registerFilter('json', (value: unknown) => JSON.stringify(value ?? null));
+engine.registerFilter('json', (value: unknown) => {
+  const text = JSON.stringify(value ?? null);
+  if (text.length > JSON_FILTER_LIMIT)
+    throw new Error(
+      `json: the value is ${text.length} characters as JSON, over the ${JSON_FILTER_LIMIT} limit`,
+    );
+  return text;
+});
 
 /** Every filter a template may use, for "did you mean" suggestions. */
 export function filterNames(): string[] {

@@ -99,6 +99,10 @@ export function mapRawPayload(
       `source "${sourceName}" maps this payload to no event (${mapped.reason}): it would be answered 202 and recorded as ignored`,
     );
   }
+  if (mapped.kind === 'too_large')
+    throw new PreviewError(
+      `source "${sourceName}" refuses this payload: ${mapped.message} (422 too_many_items)`,
+    );
   return mapped.event;
 }
 
