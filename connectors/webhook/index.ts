@@ -20,9 +20,15 @@ export const webhookConnector = defineConnectorType({
       name,
       type: 'webhook',
       limits: limitsFrom(settings),
-      preview: (context) => [maskSignature(buildRequest(settings, context, environment.now()))],
+      preview: (context) => [maskConfigured(settings, buildRequest(settings, context, environment.now()))],
       async deliver(context) {
         const request = buildRequest(settings, context, environment.now());
+        const unsendable = unsendableHeader(request.headers);
+        if (unsendable)
+          // Never sendable, however often retried; the value (event data) is not repeated here.
+          throw new PermanentError(
+            `header "${unsendable}" rendered a value that cannot be sent (a line break, NUL or other control character from the event) — check \`headers\` in connectors/${name}.yaml`,
+          );
         let response: Response;
         try {
           response = await fetch(request.url, {
@@ -77,10 +83,47 @@ function buildRequest(settings: WebhookSettings, context: DeliveryContext, nowMs
   return { method: 'POST', url: settings.url, headers, body } satisfies PlannedRequest;
 }
 
-function maskSignature(request: PlannedRequest): PlannedRequest {
+/** Headers that never carry a credential; every other header configured as a fixed value is masked. */
+const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'webhook-id', 'webhook-timestamp']);
+
+/**
+ * What the preview may show of what the admin configured: a header with a
+ * fixed value (an API key under any name, `X-Auth-Key` included) and the
+ * URL's password and query values are credentials until shown otherwise;
+ * headers rendered from the event stay visible, since checking them is what
+ * a preview is for.
+ */
+function maskConfigured(settings: WebhookSettings, request: PlannedRequest): PlannedRequest {
   const headers = { ...request.headers };
+  for (const [header, template] of Object.entries(settings.headers)) {
+    const key = header.toLowerCase();
+    const shown = Object.keys(headers).find((candidate) => candidate.toLowerCase() === key);
+    if (shown && !PLAIN_HEADERS.has(key) && !/\{\{|\{%/.test(template.source)) headers[shown] = '••••••';
+  }
   if (headers['webhook-signature']) headers['webhook-signature'] = 'v1,…(computed at send time)';
-  return { ...request, headers, body: tryJson(request.body as string) };
+  return { ...request, url: maskUrl(request.url), headers, body: tryJson(request.body as string) };
+}
+
+/** `https://user:••••••@host/path?key=••••••`: the URL's password and query values hidden. */
+export function maskUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  const auth = parsed.username ? `${parsed.username}${parsed.password ? ':••••••' : ''}@` : '';
+  const query = [...new Set(parsed.searchParams.keys())].map((key) => `${encodeURIComponent(key)}=••••••`);
+  return `${parsed.protocol}//${auth}${parsed.host}${parsed.pathname}${query.length > 0 ? `?${query.join('&')}` : ''}`;
+}
+
+/** The name of a header whose value fetch would refuse (or that would split the request), if any. */
+function unsendableHeader(headers: Record<string, string> | undefined): string | undefined {
+  for (const [header, value] of Object.entries(headers ?? {})) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return header;
+  }
+  return undefined;
 }
 
 function tryJson(text: string): unknown {

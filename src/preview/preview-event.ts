@@ -61,7 +61,7 @@ export function previewEvent(
   });
 }
 
-const SECRET_HEADER = /authorization|token|secret|api[-_]?key|signature|cookie/i;
+const SECRET_HEADER = /auth|token|secret|key|signature|cookie|password|passwd|session|credential/i;
 
 /** Preview output ends up in terminals and tickets: credentials never appear in it. */
 function maskSecrets(request: PlannedRequest): PlannedRequest {

@@ -98,7 +98,7 @@ export function writeConnectorFiles(
     all[name] ??= { type: 'webhook', url: 'http://127.0.0.1:9/unused' };
   }
   if (Object.keys(all).length === 0) return;
-  mkdirSync(join(dir, 'connectors'));
+  mkdirSync(join(dir, 'connectors'), { recursive: true });
   for (const [name, file] of Object.entries(all))
     writeFileSync(join(dir, 'connectors', `${name}.yaml`), stringify(file));
 }
