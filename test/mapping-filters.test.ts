@@ -86,6 +86,13 @@ describe('template sandbox', () => {
     expect(() => render('{% render "../package.json" %}')).toThrow();
   });
 
+  it('refuses include, render and layout when compiled (what `leadrelay check` runs), not first at delivery', () => {
+    for (const tag of ['{% include "note" %}', '{%- render "x" -%}', '{% layout "base" %}'])
+      expect(() => compileTemplate(`Hello {{ contact.name }} ${tag}`)).toThrow(
+        /tag is not available: a template cannot read other files/,
+      );
+  });
+
   it('does not execute event content as a template', () => {
     const hostile = { contact: { name: '{{ 7 | times: 6 }}{% include "/etc/passwd" %}' } };
     expect(render('{{ contact.name }}', hostile)).toBe('{{ 7 | times: 6 }}{% include "/etc/passwd" %}');

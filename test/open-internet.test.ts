@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupsAfter } from './helpers/cleanups.ts';
@@ -262,5 +262,15 @@ describe('one signed payload cannot stall ingestion', () => {
     expect(response.json).toMatchObject({ error: 'mapping_failed' });
     expect(await service.count('events')).toBe(0);
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('what is left on disk', () => {
+  it('a new SQLite database and its WAL are readable by their owner only', async () => {
+    const service = await start({});
+    expect((await signedPost(service)).status).toBe(202);
+    for (const file of [service.dbFile, `${service.dbFile}-wal`]) {
+      expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+    }
   });
 });

@@ -242,6 +242,27 @@ describe('matching by an external ID (upsert)', () => {
     expect(result.data).toMatchObject({ action: 'created' });
   });
 
+  it('refuses an external ID of "." or "..", which would change the request path, sending nothing', async () => {
+    const sandbox = await sandboxWith({ externalIdFields });
+    const connector = salesforceFor({
+      ...keys(sandbox),
+      match: {
+        by: 'external_id',
+        external_id_field: 'Chat_Contact_Id__c',
+        external_id: '{{ contact.attributes.chat_id }}',
+      },
+    });
+    for (const chatId of ['.', '..']) {
+      const context = contextFor(
+        salesforceLead({
+          contact: { email: 'dana@acme.example', name: 'Dana Reyes', attributes: { chat_id: chatId } },
+        }),
+      );
+      await expect(connector.deliver(context)).rejects.toThrow(/cannot be a Salesforce external ID/);
+    }
+    expect(sandbox.apiRequests().filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
   it('upserts by the value, URL-encoded, and keeps LeadSource on update', async () => {
     const sandbox = await sandboxWith({ externalIdFields });
     const connector = salesforceFor(keys(sandbox));

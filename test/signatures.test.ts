@@ -110,6 +110,10 @@ describe('standard-webhooks verification', () => {
       expect(response.status).toBe(401);
     }
     expect((await send(body, { ...headers, 'webhook-timestamp': 'yesterday' })).status).toBe(401);
+    // A valid signature followed by characters base64 does not know: Node's decoder would stop there.
+    expect(
+      (await send(body, { ...headers, 'webhook-signature': `${headers['webhook-signature']}@@` })).status,
+    ).toBe(401);
   });
 });
 
@@ -173,6 +177,30 @@ describe('hmac, token and none schemes', () => {
       'X-Timestamp': String(old),
     });
     expect(stale.status).toBe(401);
+  });
+
+  it('hmac and standard-webhooks: a valid signature with anything after it is refused', async () => {
+    const body = JSON.stringify(leadEvent());
+    const hex = createHmac('sha256', key).update(body).digest('hex');
+    for (const tail of ['zz', '!', ' x', 'g']) {
+      const response = await service.post('github_style', body, {
+        'X-Hub-Signature-256': `sha256=${hex}${tail}`,
+      });
+      expect(response.status).toBe(401);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const base64 = createHmac('sha1', key).update(`${now}.${body}`).digest('base64');
+    for (const tail of ['@@', '!!!!', '.x']) {
+      const response = await service.post('timestamped', body, {
+        'X-Signature': `${base64}${tail}`,
+        'X-Timestamp': String(now),
+      });
+      expect(response.status).toBe(401);
+    }
+    // The untouched signatures still pass.
+    expect(
+      (await service.post('github_style', body, { 'X-Hub-Signature-256': `sha256=${hex}` })).status,
+    ).toBe(202);
   });
 
   it('token: compares the shared token from the environment', async () => {

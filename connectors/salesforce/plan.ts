@@ -52,6 +52,12 @@ export function planEvent(
       return new PermanentError(
         `nothing to match on: match.external_id ("${settings.match.external_id.source}") is empty for this event`,
       );
+    // The value becomes a path segment (PATCH …/sobjects/Lead/Field__c/VALUE): "." and ".."
+    // survive URL encoding and would address another resource.
+    if (/^\.+$/.test(value))
+      return new PermanentError(
+        `match.external_id rendered "${value}" for this event, which cannot be a Salesforce external ID (it would change the request's path)`,
+      );
     match = { by: 'external_id', field: settings.match.external_id_field!, value };
   } else {
     const email = settings.match.email.render(event);

@@ -23,6 +23,10 @@ export function compileTemplate(source: string): Template {
     const literal = source === '' ? undefined : source;
     return { source, render: () => literal };
   }
+  const fileTag = /\{%-?\s*(include|render|layout)\b/.exec(source);
+  if (fileTag)
+    // Parsed fine, failed on every render: templates have no files to read (engine.ts).
+    throw new Error(`the {% ${fileTag[1]} %} tag is not available: a template cannot read other files`);
   let parsed: LiquidTemplate[];
   try {
     parsed = engine.parse(source);

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual } from './constant-time.ts';
+import { decodeSignature } from './decode-signature.ts';
 import { checkTimestamp, type HeaderLookup, rejected, VERIFIED, type Verdict } from './verdict.ts';
 
 export interface HmacOptions {
@@ -65,7 +66,9 @@ export function verifyHmac(
   for (const signature of signatures) {
     if (!signature.startsWith(options.prefix))
       return rejected(`signature must start with "${options.prefix}"`);
-    offered.push(Buffer.from(signature.slice(options.prefix.length), options.encoding));
+    const bytes = decodeSignature(signature.slice(options.prefix.length), options.encoding);
+    if (!bytes) return rejected(`the signature is not ${options.encoding}`);
+    offered.push(bytes);
   }
 
   let matched = false;

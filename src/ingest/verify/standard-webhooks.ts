@@ -1,5 +1,6 @@
 import { signStandardWebhook } from '../../util/standard-webhooks-signature.ts';
 import { constantTimeEqual } from './constant-time.ts';
+import { decodeSignature } from './decode-signature.ts';
 import { checkTimestamp, type HeaderLookup, rejected, VERIFIED, type Verdict } from './verdict.ts';
 
 export interface StandardWebhooksOptions {
@@ -31,7 +32,7 @@ export function verifyStandardWebhooks(
   const offered = signatures
     .split(' ')
     .filter((entry) => entry.startsWith('v1,'))
-    .map((entry) => Buffer.from(entry.slice(3), 'base64'));
+    .flatMap((entry) => decodeSignature(entry.slice(3), 'base64') ?? []);
   const prefix = Buffer.from(`${id}.${timestamp}.`, 'utf8');
   let matched = false;
   // Every secret and every signature is checked, so timing does not reveal which matched.
