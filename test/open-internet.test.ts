@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/util/logger.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { type RawRequest, rawPost } from './helpers/raw-request.ts';
@@ -272,5 +274,33 @@ describe('what is left on disk', () => {
     for (const file of [service.dbFile, `${service.dbFile}-wal`]) {
       expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
     }
+  });
+});
+
+describe('clients that leave', () => {
+  it('a client that disconnects mid-body is counted as client_aborted, not logged as a failure', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const service = await startTestService(
+      { sources: { site: { verify: { secrets: [secret] } } } },
+      { logger: createLogger({ level: 'debug', destination }) },
+    );
+    cleanups.push(() => service.close());
+    const leaving = await attacker(service, '127.0.0.2', 1_000);
+    leaving.write('{"id":"x",');
+    await until(async () => (await fetch(`${service.url}/healthz`)).ok);
+    leaving.destroy();
+    const aborted = async () =>
+      /leadrelay_events_received_total\{[^}]*outcome="client_aborted"[^}]*\} 1/.test(
+        await (await fetch(`${service.url}/metrics`)).text(),
+      );
+    await until(aborted, 'the abort is counted');
+    expect(lines.filter((line) => JSON.parse(line).level >= 50)).toEqual([]);
+    expect(lines.some((line) => line.includes('client left before its body ended'))).toBe(true);
   });
 });

@@ -21,6 +21,13 @@ export interface ReceptionLimits {
 /** A body may start slowly (a TLS handshake, a cold client); the rate counts after this. */
 export const GRACE_MS = 2_000;
 
+/** The client closed the connection before its body ended: nobody is left to answer. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection before the body ended');
+  }
+}
+
 /** Why a request was not received: the answer to send, then close the connection. */
 export class NotReceived extends Error {
   constructor(
@@ -170,11 +177,16 @@ export class Reception {
         stop();
         resolve(Buffer.concat(chunks, reading.received));
       };
-      const onError = (error: Error) => {
+      const onError = (error: Error & { code?: string }) => {
         stop();
-        reject(error);
+        // A reset or abort while reading is the client leaving, not a fault of ours.
+        reject(
+          error instanceof ClientGone || error.code === 'ECONNRESET' || error.code === 'ECONNABORTED'
+            ? new ClientGone()
+            : error,
+        );
       };
-      const onClose = () => onError(new Error('the client closed the connection before the body ended'));
+      const onClose = () => onError(new ClientGone());
       req.on('data', onData);
       req.once('end', onEnd);
       req.once('error', onError);

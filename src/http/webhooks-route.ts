@@ -9,7 +9,7 @@ import type { Logger } from '../util/logger.ts';
 import { AddressSet, clientAddress } from './client-address.ts';
 import { discardRest } from './discard-rest.ts';
 import { sendRejection } from './errors.ts';
-import { NotReceived, type Reception } from './reception.ts';
+import { ClientGone, NotReceived, type Reception } from './reception.ts';
 
 export interface WebhooksRouteOptions {
   config: ConfigHolder;
@@ -82,6 +82,12 @@ export function webhooksRoute(options: WebhooksRouteOptions) {
       try {
         body = await slot.read(ctx.req, config.main.server.body_limit);
       } catch (error) {
+        if (error instanceof ClientGone) {
+          // Counted, not logged as a failure: clients give up, and there is no one to answer.
+          ctx.state.outcome = 'client_aborted';
+          options.logger.debug({ source: sourceName, client }, 'client left before its body ended');
+          return;
+        }
         if (!(error instanceof NotReceived)) throw error;
         // A modest overflow is drained so that the client reads our answer
         // rather than a reset; a late or slow one gets its answer and the

@@ -7,7 +7,7 @@ import { showEvent } from '../../outbox/show-event.ts';
 import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
 import { AddressSet, clientAddress } from '../client-address.ts';
-import { NotReceived, type Reception } from '../reception.ts';
+import { ClientGone, NotReceived, type Reception } from '../reception.ts';
 import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page } from './html.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import { BadParameter, encodeCursor, one, parseCursor, parseDeliveryId } from './params.ts';
@@ -380,6 +380,7 @@ async function readForm(
     slot = deps.reception.enter(client);
     return new URLSearchParams((await slot.read(ctx.req, limit)).toString('utf8'));
   } catch (error) {
+    if (error instanceof ClientGone) return undefined;
     if (!(error instanceof NotReceived)) throw error;
     ctx.set('Connection', 'close');
     if (error.retryAfterSeconds) ctx.set('Retry-After', String(error.retryAfterSeconds));
