@@ -49,6 +49,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The shortest admin token `serve` accepts. */
+export const MIN_ADMIN_TOKEN_LENGTH = 20;
+
 /**
  * Everything `leadrelay serve` (HTTP + worker) and `leadrelay worker` run,
  * assembled: database (migrated), the group-committing event writer, the
@@ -76,6 +79,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ? await loadConfig(options.config, { env, connectorEnvironment })
       : options.config;
   const config = new ConfigHolder(loaded);
+  const adminToken = loaded.env.LEADRELAY_ADMIN_TOKEN ?? env.LEADRELAY_ADMIN_TOKEN;
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH)
+    // Guessable from the public endpoint (logins are throttled, not impossible): refuse to start.
+    throw new Error(
+      `LEADRELAY_ADMIN_TOKEN is ${adminToken.length} characters; use at least ${MIN_ADMIN_TOKEN_LENGTH} random ones (e.g. \`openssl rand -hex 24\`), or unset it to turn /admin off`,
+    );
   const { store } = await openStore(loaded.main.database);
   for (const [name, source] of Object.entries(loaded.main.sources)) {
     if (source.verify.scheme === 'none')
@@ -135,7 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       now,
       metrics,
       onStored: () => worker?.wake(),
-      adminToken: loaded.env.LEADRELAY_ADMIN_TOKEN ?? env.LEADRELAY_ADMIN_TOKEN,
+      adminToken,
       wakeWorker: () => worker?.wake(),
     });
     http = await startServer(app, loaded);

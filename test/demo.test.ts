@@ -186,7 +186,7 @@ describe('leadrelay demo --exit', () => {
 
 describe('leadrelay demo (serving)', () => {
   it('keeps serving with the admin address and token until SIGINT, then exits 0', async () => {
-    const run = runDemo([], { LEADRELAY_ADMIN_TOKEN: 'demo-test-token' });
+    const run = runDemo([], { LEADRELAY_ADMIN_TOKEN: 'demo-test-token-0123456789' });
     try {
       await withTimeout(
         new Promise<void>((resolve) => {
@@ -202,7 +202,7 @@ describe('leadrelay demo (serving)', () => {
       const url = /keeps running at (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1];
       expect(url).toBeDefined();
       expect(run.output()).toContain(`admin page  ${url}/admin/`);
-      expect(run.output()).toContain('admin token demo-test-token  (from LEADRELAY_ADMIN_TOKEN)');
+      expect(run.output()).toContain('admin token demo-test-token-0123456789  (from LEADRELAY_ADMIN_TOKEN)');
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       run.child.kill('SIGINT');
       const code = await withTimeout(run.exited, 60_000, 'demo did not stop on SIGINT', run.output);

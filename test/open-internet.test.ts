@@ -304,3 +304,46 @@ describe('clients that leave', () => {
     expect(lines.some((line) => line.includes('client left before its body ended'))).toBe(true);
   });
 });
+
+describe('the admin surface', () => {
+  const TOKEN = 'open-internet-admin-token-0123456789';
+  const login = (service: TestService, token: string, headers: Record<string, string> = {}) =>
+    fetch(`${service.url}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: `token=${encodeURIComponent(token)}`,
+      redirect: 'manual',
+    });
+
+  it('serve refuses to start with a short admin token', async () => {
+    await expect(
+      startTestService({ sources: {} }, { env: { LEADRELAY_ADMIN_TOKEN: 'abc' } }),
+    ).rejects.toThrow(/LEADRELAY_ADMIN_TOKEN is 3 characters; use at least 20/);
+  });
+
+  it('after ten wrong tokens an address gets 429 for a while, on the login form and the API alike', async () => {
+    const service = await startTestService({ sources: {} }, { env: { LEADRELAY_ADMIN_TOKEN: TOKEN } });
+    cleanups.push(() => service.close());
+    for (let i = 0; i < 10; i++) expect((await login(service, `wrong-${i}`)).status).toBe(401);
+    const blocked = await login(service, TOKEN);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    const api = await fetch(`${service.url}/admin/api/queue`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(api.status).toBe(429);
+  });
+
+  it('the session cookie is Secure when a trusted proxy says the browser used HTTPS', async () => {
+    const service = await startTestService(
+      { server: { trusted_proxies: ['127.0.0.1/32'] }, sources: {} },
+      { env: { LEADRELAY_ADMIN_TOKEN: TOKEN } },
+    );
+    cleanups.push(() => service.close());
+    const viaTls = await login(service, TOKEN, { 'x-forwarded-proto': 'https' });
+    expect(viaTls.status).toBe(303);
+    expect(viaTls.headers.get('set-cookie')).toMatch(/;\s*secure/i);
+    const plain = await login(service, TOKEN);
+    expect(plain.headers.get('set-cookie')).not.toMatch(/;\s*secure/i);
+  });
+});

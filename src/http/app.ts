@@ -75,18 +75,13 @@ export function createApp(deps: AppDependencies): Koa {
 
   router.get('/readyz', async (ctx) => {
     const config = deps.config.current;
+    // Unauthenticated, so it says whether, not what: no file path, and a rejected
+    // change only by when (its text may hold substituted secrets; the log and the
+    // admin page have it).
     const detail = {
       config: {
-        file: config.file,
         loaded_at: config.loadedAt.toISOString(),
-        ...(deps.config.lastError
-          ? {
-              rejected_change: {
-                error: deps.config.lastError.message,
-                at: deps.config.lastError.at.toISOString(),
-              },
-            }
-          : {}),
+        ...(deps.config.lastError ? { rejected_change: { at: deps.config.lastError.at.toISOString() } } : {}),
       },
     };
     try {

@@ -4,6 +4,8 @@ import { listDeliveries } from '../../outbox/list-deliveries.ts';
 import { listEvents } from '../../outbox/list-events.ts';
 import { queueOverview } from '../../outbox/queue-overview.ts';
 import { showEvent } from '../../outbox/show-event.ts';
+import { clientOf } from './client-of.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import {
   BadParameter,
@@ -22,7 +24,7 @@ import { tokenMatches } from './sessions.ts';
  * admin token as `Authorization: Bearer TOKEN`; cookies are not accepted here,
  * so a browser session cannot be used to forge API calls (no CSRF surface).
  */
-export function adminApi(deps: AdminDependencies & { token: string }) {
+export function adminApi(deps: AdminDependencies & { token: string; throttle: LoginThrottle }) {
   const router = new Router({ prefix: '/admin/api' });
 
   router.get('/events', async (ctx) => {
@@ -94,7 +96,19 @@ export function adminApi(deps: AdminDependencies & { token: string }) {
   return async (ctx: Context, next: Next) => {
     const header = ctx.get('authorization');
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    const client = clientOf(ctx, deps.config);
+    const wait = deps.throttle.blockedFor(client);
+    if (wait > 0) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(Math.ceil(wait / 1000)));
+      ctx.body = {
+        error: 'too_many_attempts',
+        message: 'too many wrong admin tokens from this address; wait and retry',
+      };
+      return;
+    }
     if (!tokenMatches(deps.token, match?.[1])) {
+      if (header) deps.throttle.failed(client);
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Bearer realm="leadrelay admin"');
       ctx.body = {
@@ -105,6 +119,7 @@ export function adminApi(deps: AdminDependencies & { token: string }) {
       };
       return;
     }
+    deps.throttle.succeeded(client);
     ctx.set('Cache-Control', 'no-store');
     try {
       await routes(ctx as never, next);

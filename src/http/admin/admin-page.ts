@@ -6,9 +6,10 @@ import { queueOverview } from '../../outbox/queue-overview.ts';
 import { showEvent } from '../../outbox/show-event.ts';
 import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
-import { AddressSet, clientAddress } from '../client-address.ts';
 import { ClientGone, NotReceived, type Reception } from '../reception.ts';
+import { clientOf, requestWasHttps } from './client-of.ts';
 import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page } from './html.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import { BadParameter, encodeCursor, one, parseCursor, parseDeliveryId } from './params.ts';
 import { csrfMatches, type Session, SessionStore, tokenMatches } from './sessions.ts';
@@ -27,7 +28,9 @@ type PageContext = Context & { state: { session?: Session; form?: URLSearchParam
  * session (see SessionStore); every other page needs one (else a redirect to
  * the login form), and every POST carries the session's CSRF token.
  */
-export function adminPage(deps: AdminDependencies & { token: string; logger: Logger; reception: Reception }) {
+export function adminPage(
+  deps: AdminDependencies & { token: string; logger: Logger; reception: Reception; throttle: LoginThrottle },
+) {
   const sessions = new SessionStore(SESSION_TTL_MS, deps.now);
   const router = new Router({ prefix: '/admin' });
 
@@ -37,22 +40,42 @@ export function adminPage(deps: AdminDependencies & { token: string; logger: Log
   });
 
   router.post('/login', async (ctx: PageContext) => {
+    const client = clientOf(ctx, deps.config);
+    const wait = deps.throttle.blockedFor(client);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(Math.ceil(wait / 1000)));
+      return send(
+        ctx,
+        429,
+        page(
+          'Log in',
+          loginForm(`Too many wrong tokens from this address; try again in ${Math.ceil(wait / 60_000)} min.`),
+        ),
+      );
+    }
     const form = await readForm(ctx, deps, LOGIN_LIMIT);
     if (!form) return;
     if (!tokenMatches(deps.token, form.get('token') ?? undefined)) {
-      deps.logger.warn({ ip: ctx.req.socket.remoteAddress }, 'admin login refused: wrong token');
+      deps.throttle.failed(client);
+      deps.logger.warn({ ip: client }, 'admin login refused: wrong token');
       return send(ctx, 401, page('Log in', loginForm('That is not the admin token.')));
     }
+    deps.throttle.succeeded(client);
     const { id } = sessions.create();
+    // Behind a TLS-terminating proxy the connection here is plain HTTP; the
+    // proxy's X-Forwarded-Proto (believed only from trusted_proxies) says what
+    // the browser used, and a cookie sent over HTTPS must never travel without it.
+    const secure = requestWasHttps(ctx, deps.config);
+    ctx.cookies.secure = secure;
     ctx.cookies.set(COOKIE, id, {
       httpOnly: true,
       sameSite: 'strict',
       path: '/admin',
-      secure: ctx.secure,
+      secure,
       maxAge: SESSION_TTL_MS,
       overwrite: true,
     });
-    deps.logger.info({ ip: ctx.req.socket.remoteAddress }, 'admin logged in');
+    deps.logger.info({ ip: client }, 'admin logged in');
     redirect(ctx, '/admin/');
   });
 
@@ -373,8 +396,7 @@ async function readForm(
     send(ctx, 415, page('Unsupported', html`<p class="err">Send this form from the admin page.</p>`));
     return undefined;
   }
-  const proxies = new AddressSet(deps.config.current.main.server.trusted_proxies);
-  const client = clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for'), proxies);
+  const client = clientOf(ctx, deps.config);
   let slot: ReturnType<Reception['enter']> | undefined;
   try {
     slot = deps.reception.enter(client);

@@ -3,6 +3,7 @@ import type { Logger } from '../../util/logger.ts';
 import type { Reception } from '../reception.ts';
 import { adminApi } from './admin-api.ts';
 import { adminPage } from './admin-page.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import type { AdminDependencies } from './operations.ts';
 
 /**
@@ -13,8 +14,10 @@ import type { AdminDependencies } from './operations.ts';
 export function adminSurface(
   deps: AdminDependencies & { token: string; logger: Logger; reception: Reception },
 ) {
-  const api = adminApi(deps);
-  const page = adminPage(deps);
+  // One count of wrong tokens for the page and the API, so neither is a way around the other.
+  const throttle = new LoginThrottle(deps.now);
+  const api = adminApi({ ...deps, throttle });
+  const page = adminPage({ ...deps, throttle });
   return async (ctx: Context, next: Next) => {
     const path = ctx.path;
     if (path === '/admin/api' || path.startsWith('/admin/api/')) return api(ctx, next);
