@@ -57,9 +57,15 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
       ? { migrationTableSchema: await currentSchema(db) }
       : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error;
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    // kysely's migrator finds its own table by listing every table of the database;
+    // another schema dropped during that listing (another tenant's, a test's) fails it
+    // with "schema … does not exist" (3F000). Nothing was migrated: look again.
+    if (error && (error as { code?: string }).code === '3F000' && attempt < 10) continue;
+    if (error) throw error;
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
 }
 
 /** The schema unqualified names resolve to (the first of `search_path` that exists). */

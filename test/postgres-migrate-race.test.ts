@@ -1,0 +1,42 @@
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { openStore } from '../src/db/open-store.ts';
+import { freshPostgresSchema, TEST_DATABASE_URL } from './helpers/harness.ts';
+
+// Several leadrelay instances (or test runs) share one PostgreSQL database, each in its
+// own schema. kysely's migrator lists every table of the database to find its own; a
+// schema dropped meanwhile must not fail another instance's start.
+it.skipIf(!TEST_DATABASE_URL)('migrates while other schemas of the database come and go', async () => {
+  const churn = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await churn.connect();
+  let stop = false;
+  const churning = (async () => {
+    for (let i = 0; !stop; i++) {
+      const name = `churn_${process.pid}_${i}`;
+      await churn.query(
+        `create schema ${name}; create table ${name}.t (id int, v text); create table ${name}.u (id int)`,
+      );
+      await churn.query(`drop schema ${name} cascade`);
+    }
+  })();
+  try {
+    for (let i = 0; i < 15; i++) {
+      const schema = await freshPostgresSchema();
+      try {
+        const { store, applied } = await openStore({
+          url: schema.url,
+          durability: 'normal',
+          busy_timeout: 5000,
+        });
+        expect(applied).toEqual(['0001-initial']);
+        await store.close();
+      } finally {
+        await schema.drop();
+      }
+    }
+  } finally {
+    stop = true;
+    await churning;
+    await churn.end();
+  }
+});
