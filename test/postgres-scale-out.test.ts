@@ -137,6 +137,8 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     const secret = newSecret();
     const service = await startTestService(
       {
+        // One sender posting 100 at once to each instance, on purpose: above the per-client default.
+        server: { max_inflight_per_client: 500 },
         sources: { site: { verify: { secrets: [secret] } } },
         routes: [{ on: 'lead.qualified', to: ['hubspot', 'slack-sales'] }],
       },

@@ -98,7 +98,11 @@ function maskConfigured(settings: WebhookSettings, request: PlannedRequest): Pla
   for (const [header, template] of Object.entries(settings.headers)) {
     const key = header.toLowerCase();
     const shown = Object.keys(headers).find((candidate) => candidate.toLowerCase() === key);
-    if (shown && !PLAIN_HEADERS.has(key) && !/\{\{|\{%/.test(template.source)) headers[shown] = '••••••';
+    if (shown && !PLAIN_HEADERS.has(key) && !/\{\{|\{%/.test(template.source)) {
+      // The scheme says how it authenticates, and is no secret.
+      const scheme = /^(Bearer|Basic|Token)\s/i.exec(headers[shown] ?? '')?.[1];
+      headers[shown] = scheme ? `${scheme} ••••••` : '••••••';
+    }
   }
   if (headers['webhook-signature']) headers['webhook-signature'] = 'v1,…(computed at send time)';
   return { ...request, url: maskUrl(request.url), headers, body: tryJson(request.body as string) };
