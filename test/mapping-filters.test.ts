@@ -125,6 +125,29 @@ describe('transcript', () => {
     expect(kept.at(-1)).toBe(full.split('\n').at(-1));
   });
 
+  it.each(['text', 'markdown', 'html'] as const)(
+    'cuts the newest message with an ellipsis when it alone is too long (%s), never drops it',
+    (format) => {
+      const long = `Start of what I said <&> ${'word '.repeat(2000)}`;
+      const cut = transcript(
+        [
+          { role: 'bot', text: 'Hi' },
+          { role: 'user', text: long },
+        ],
+        format,
+        800,
+      );
+      expect(cut.length).toBeLessThanOrEqual(800);
+      expect(cut.length).toBeGreaterThan(700);
+      expect(cut).toContain('1 earlier message not shown');
+      expect(cut).toMatch(/Start of what I said/);
+      expect(cut).toMatch(/ wo?r?d?…(<\/p>)?$/);
+      // One emoji is never split in half.
+      const emoji = transcript([{ role: 'user', text: '🛼'.repeat(500) }], 'text', 101);
+      expect(emoji.endsWith('🛼…')).toBe(true);
+    },
+  );
+
   it('accepts the limit from a template and the messages array itself', () => {
     const limited = render('{{ conversation.messages | transcript: "markdown", 90 }}')!;
     expect(limited.length).toBeLessThanOrEqual(90);

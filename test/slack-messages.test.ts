@@ -205,6 +205,38 @@ describe('Slack alert messages', () => {
     expect(slack.calls.filter((call) => call.error)).toEqual([]);
   });
 
+  it('cuts an overlong newest message and an overlong conversation link with an ellipsis, never drops them', async () => {
+    const { slack, post, delivery, attempts } = await startSlackService();
+    const said = `Here is our whole RFP pasted in: ${'requirement & detail '.repeat(200)}`;
+    const url = `https://chat.example/c/8842?context=${'a'.repeat(3400)}`;
+    const id = await post(
+      fixedEvent('lead.qualified', {
+        conversation: {
+          id: 'conv_8842',
+          url,
+          messages: [
+            { role: 'bot', text: 'Hi! What brings you here?' },
+            { role: 'user', text: said, author: 'Dana' },
+          ],
+        },
+      }),
+    );
+    await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
+    const all = texts(slack.messages[0]!).join('\n');
+    // The beginning of what the visitor said is there, cut with an ellipsis inside the code block.
+    expect(all).toContain('Visitor (Dana): Here is our whole RFP pasted in: requirement &amp; detail');
+    expect(all).toMatch(/…```/);
+    expect(all).toContain('[1 earlier message not shown]');
+    // The link is too long for a button (Slack: 3,000): shown cut, as text, with why.
+    expect(all).toContain(
+      `Conversation link not shown as a button: ${url.length.toLocaleString('en-US')} characters is over Slack's 3,000`,
+    );
+    expect(all).toContain('https://chat.example/c/8842?context=aaa');
+    const [attempt] = await attempts(id);
+    expect(attempt!.response_summary).toContain('too long for a button and is shown cut');
+    expect(slack.calls.filter((call) => call.error)).toEqual([]);
+  });
+
   it('lets admins pick the channel by a field and bring their own blocks, keeping the buttons', async () => {
     const { slack, post, delivery } = await startSlackService({
       slack: {

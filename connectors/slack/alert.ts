@@ -1,7 +1,7 @@
 import type { DeliveryError } from '../errors.ts';
 import { PermanentError } from '../errors.ts';
 import type { DeliveryContext, DeliveryResult, RecordLink } from '../types.ts';
-import { recordLinks } from './blocks.ts';
+import { overlongConversationUrl, recordLinks } from './blocks.ts';
 import type { SlackScope } from './scope.ts';
 
 /** One alert planned: where it goes and what it links to. */
@@ -85,8 +85,12 @@ export async function alertResult(
     planned.missing.length > 0
       ? ` without ${missingLinks(planned.missing, planned.context.relatedStatus, scope.settings.links_timeout)}`
       : '';
+  const longLink = overlongConversationUrl(planned.context.event);
+  const cut = longLink
+    ? `; the conversation link (${longLink.length} characters) was too long for a button and is shown cut`
+    : '';
   return {
-    summary: `${how}${withButtons}${without}`,
+    summary: `${how}${withButtons}${without}${cut}`,
     data: {
       channel: posted.channel,
       ts: posted.ts,

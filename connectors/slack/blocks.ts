@@ -175,6 +175,9 @@ export function buildAlert(
     const context = templates.context.render(escaped)?.replace(/^·\s*/, '');
     if (context) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: context }] });
   }
+  const longLink = overlongConversationUrl(event);
+  if (longLink)
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: longLinkNote(longLink) }] });
   const text =
     templates.text.render(escaped) ?? (header ? escapeMrkdwn(header) : `New ${String(event.type)} event`);
   return { text: truncate(text, LIMITS.text, true), blocks: enforceLimits(blocks) };
@@ -319,6 +322,23 @@ export function recordLinks(
   return links;
 }
 
+/**
+ * The conversation URL when it is a web link too long for a Block Kit button
+ * (over 3,000 characters): the alert then shows it cut, as text, and says so,
+ * instead of leaving the button out without a word.
+ */
+export function overlongConversationUrl(event: Readonly<Record<string, unknown>>): string | undefined {
+  const url = (event.conversation as { url?: unknown } | undefined)?.url;
+  return typeof url === 'string' && /^https?:\/\/\S+$/i.test(url) && url.length > LIMITS.url
+    ? url
+    : undefined;
+}
+
+function longLinkNote(url: string): string {
+  const shown = escapeMrkdwn(url.slice(0, 200)).replace(/&[#a-zA-Z0-9]{0,8}$/, '');
+  return `Conversation link not shown as a button: ${url.length.toLocaleString('en-US')} characters is over Slack's 3,000 — ${shown}…`;
+}
+
 function isLinkable(url: unknown): url is string {
   return typeof url === 'string' && /^https?:\/\/\S+$/i.test(url) && url.length <= LIMITS.url;
 }
@@ -347,7 +367,8 @@ function plainText(text: string) {
  * Cuts texts and lists to Block Kit's limits so that Slack never answers
  * `invalid_blocks` for a long transcript or a verbose admin template: at most
  * 50 blocks, header ≤ 150, section text ≤ 3000, ≤ 10 fields of ≤ 2000,
- * button text ≤ 75, buttons with a URL over 3000 left out. Empty sections go.
+ * button text ≤ 75, buttons with a URL over 3000 left out (an overlong conversation
+ * link is shown as text instead: `overlongConversationUrl`). Empty sections go.
  */
 export function enforceLimits(blocks: Block[]): Block[] {
   const out: Block[] = [];

@@ -15,8 +15,9 @@ const ROLE_LABELS: Record<string, string> = { user: 'Visitor', bot: 'Bot', agent
 /**
  * Renders `conversation.messages` (or the conversation itself) oldest first,
  * newest last. With `limit` (characters), the oldest whole messages are left
- * out until the rest fits, and a first line says how many; a message is
- * never cut in the middle. User text is escaped in HTML.
+ * out until the rest fits, and a first line says how many. Only when the
+ * newest message alone is too long is its text cut, ending in `…`: a reader
+ * always sees the beginning of the last thing said. User text is escaped in HTML.
  *
  * @example
  * transcript(conversation, 'markdown', 3000)
@@ -36,7 +37,31 @@ export function transcript(input: unknown, format: TranscriptFormat = 'text', li
     const total = withoutOldest[omitted]! + (omitted > 0 ? notice.length + 1 : 0);
     if (total <= limit) return [...(omitted > 0 ? [notice] : []), ...lines.slice(omitted)].join('\n');
   }
-  return renderNotice(lines.length, format).slice(0, limit);
+  return newestCut(messages, format, limit);
+}
+
+/** The notice for every older message, then as much of the newest message's text as fits. */
+function newestCut(messages: Message[], format: TranscriptFormat, limit: number): string {
+  const older = messages.length - 1;
+  const notice = older > 0 ? `${renderNotice(older, format)}\n` : '';
+  const newest = messages.at(-1)!;
+  const text = typeof newest.text === 'string' ? newest.text : '';
+  const budget = limit - notice.length;
+  // Escaping can lengthen the text, so shrink until the rendered line fits.
+  let keep = Math.min(text.length, budget - renderMessage({ ...newest, text: '…' }, format).length + 1);
+  while (keep > 0) {
+    const line = renderMessage({ ...newest, text: `${cutText(text, keep)}…` }, format);
+    if (line.length <= budget) return notice + line;
+    keep -= Math.max(1, line.length - budget);
+  }
+  return (notice + renderMessage({ ...newest, text: '…' }, format)).slice(0, limit);
+}
+
+/** The first `length` characters, not splitting a surrogate pair or a `&amp;`-style escape. */
+function cutText(text: string, length: number): string {
+  let cut = text.slice(0, length);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut.replace(/&[#a-zA-Z0-9]{0,8}$/, '').trimEnd();
 }
 
 function renderNotice(omitted: number, format: TranscriptFormat): string {
