@@ -47,6 +47,9 @@ describe('template filters', () => {
     ['{{ contact.name | first_name }}', 'Dana'],
     ['{{ contact.name | last_name }}', 'Maria Reyes'],
     ['{{ "Reyes, Dana" | first_name }} {{ "Reyes, Dana" | last_name }}', 'Dana Reyes'],
+    // A name as visitors type it: the emoji is decoration, not a last name.
+    ['[{{ "Ano 🛼" | first_name }}|{{ "Ano 🛼" | last_name }}]', '[Ano|]'],
+    ['[{{ "🌟 Li Wei 🌟" | first_name }}|{{ "🌟 Li Wei 🌟" | last_name }}]', '[Li|Wei]'],
     ['{{ occurred_at | date: "%Y-%m-%d %H:%M", "UTC" }}', '2026-11-25 10:04'],
     ['{{ contact.attributes.employees }}', '50-200'],
     ['Chatbot: {{ conversation.channel }}', 'Chatbot: web'],

@@ -1,3 +1,4 @@
+import { matchablePhone, unreadablePhoneHint } from '../../src/mapping/phone.ts';
 import { renderFields } from '../../src/mapping/template.ts';
 import { limitsFrom } from '../common-settings.ts';
 import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
@@ -17,6 +18,8 @@ interface Planned {
   context: DeliveryContext;
   email: string | undefined;
   phone: string | undefined;
+  /** The phone as written to the contact (E.164 when readable). */
+  rawPhone: string | undefined;
   properties: Record<string, string>;
   createOnly: Record<string, string>;
   note: string;
@@ -63,7 +66,11 @@ export const hubspotConnector = defineConnectorType({
         if (!p.email && !p.phone)
           outcomes.set(
             p,
-            new PermanentError('the lead has neither an email nor a phone to match a HubSpot contact'),
+            new PermanentError(
+              p.rawPhone
+                ? `the lead has no email, and its phone "${p.rawPhone}" cannot be read as an international number to match a HubSpot contact: ${unreadablePhoneHint()}`
+                : 'the lead has neither an email nor a phone to match a HubSpot contact',
+            ),
           );
       }
 
@@ -239,7 +246,9 @@ function plan(settings: HubSpotSettings, context: DeliveryContext): Planned {
   return {
     context,
     email,
-    phone: properties.phone,
+    // Matching needs one spelling of a number: only a phone read as E.164 finds a contact.
+    phone: matchablePhone(properties.phone),
+    rawPhone: properties.phone,
     properties: email ? rest : properties,
     createOnly,
     note,

@@ -13,7 +13,8 @@ export const DEFAULT_PROPERTIES: Record<string, string> = {
     '{% if contact.first_name %}{{ contact.first_name }}{% else %}{{ contact.name | first_name }}{% endif %}',
   lastname:
     '{% if contact.last_name %}{{ contact.last_name }}{% else %}{{ contact.name | last_name }}{% endif %}',
-  phone: '{{ contact.phone | e164 }}',
+  // Same rule as Salesforce: E.164 when readable, else as the visitor wrote it (docs/configuration.md).
+  phone: '{{ contact.phone | e164 | default: contact.phone }}',
   company: '{{ contact.company }}',
   jobtitle: '{{ contact.job_title }}',
   website: '{{ contact.website }}',

@@ -1,3 +1,4 @@
+import { unreadablePhoneHint } from '../../src/mapping/phone.ts';
 import { renderFields } from '../../src/mapping/template.ts';
 import { PermanentError } from '../errors.ts';
 import type { DeliveryContext, PlannedRequest } from '../types.ts';
@@ -64,7 +65,14 @@ export function planEvent(
     const phone = email ? undefined : settings.match.phone.render(event);
     if (email) match = { by: 'email', value: email };
     else if (phone) match = { by: 'phone', value: phone };
-    else return new PermanentError('nothing to match on: the event has neither an email nor a phone number');
+    else {
+      const written = (event.contact as { phone?: unknown } | undefined)?.phone;
+      return new PermanentError(
+        typeof written === 'string' && written.trim()
+          ? `nothing to match on: the event has no email, and its phone "${written}" cannot be read as an international number: ${unreadablePhoneHint()}`
+          : 'nothing to match on: the event has neither an email nor a phone number',
+      );
+    }
   }
   const memo = new Map<RecordObject, Record<string, string>>();
   const updateFields = (object: RecordObject) => {
