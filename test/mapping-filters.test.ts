@@ -96,6 +96,14 @@ describe('template sandbox', () => {
       );
   });
 
+  it('stops a template that would loop for long (one render is bounded in time)', () => {
+    const started = performance.now();
+    const nested = '{% for i in (1..100000) %}{% for j in (1..100000) %}{% endfor %}{% endfor %}';
+    expect(() => render(nested)).toThrow(/template render limit exceeded/);
+    // Bounded at 1 s of wall-clock time; generous here for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(30_000);
+  });
+
   it('does not execute event content as a template', () => {
     const hostile = { contact: { name: '{{ 7 | times: 6 }}{% include "/etc/passwd" %}' } };
     expect(render('{{ contact.name }}', hostile)).toBe('{{ 7 | times: 6 }}{% include "/etc/passwd" %}');
