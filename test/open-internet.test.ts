@@ -235,7 +235,7 @@ describe('one signed payload cannot stall ingestion', () => {
     };
     setImmediate(turn);
     const body = payload(500);
-    const mapped = await applySourceMapInSlices(map, JSON.parse(body), () => undefined, body, 0);
+    const mapped = await applySourceMapInSlices(map, JSON.parse(body), () => undefined, body, {}, 0);
     turning = false;
     expect(mapped.kind).toBe('event');
     // With a zero slice it yields after every item: the loop turned at least once per item.

@@ -94,6 +94,113 @@ describe('presets map their platforms’ documented payloads into canonical even
     expect(roles).toEqual(['user', 'bot', 'agent', 'system']);
   });
 
+  it('Chatwoot: only a hand-off carries an escalation reason; the channel reads as Chatwoot names it', () => {
+    const open = mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open');
+    expect(open).toMatchObject({
+      escalation: { reason: 'handed over to an agent in Chatwoot' },
+      conversation: { channel: 'web' },
+    });
+    const resolved = {
+      ...JSON.parse(fixture('chatwoot-conversation-status-changed-open')),
+      status: 'resolved',
+    };
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.chatwoot.map);
+    const lead = applySourceMap(map, resolved, () => undefined, JSON.stringify(resolved));
+    if (lead.kind !== 'event') throw new Error('not mapped');
+    expect(lead.event).not.toHaveProperty('escalation');
+    expect(lead.event).toMatchObject({ conversation: { channel: 'web' } });
+  });
+
+  it('Chatwoot: with the instance address (base_url) an event links to the conversation in the app', () => {
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.chatwoot.map);
+    const open = JSON.parse(fixture('chatwoot-conversation-status-changed-open'));
+    const linked = applySourceMap(map, open, () => undefined, JSON.stringify(open), {
+      base_url: 'https://chat.acme.example',
+    });
+    // The account from messages[].account_id (conversation events carry no `account`); the id is the display id.
+    expect(linked).toMatchObject({
+      event: { conversation: { url: 'https://chat.acme.example/app/accounts/1/conversations/1042' } },
+    });
+    const csat = JSON.parse(fixture('chatwoot-message-updated-csat'));
+    expect(
+      applySourceMap(map, csat, () => undefined, JSON.stringify(csat), {
+        base_url: 'https://chat.acme.example',
+      }),
+    ).toMatchObject({
+      event: { conversation: { url: 'https://chat.acme.example/app/accounts/1/conversations/1042' } },
+    });
+    // Without it there is no URL to guess.
+    expect(
+      mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open').conversation,
+    ).not.toHaveProperty('url');
+  });
+
+  it("Chatwoot: an email typed into the widget's \"Get notified by email\" bubble is a lead; Chatwoot's own template message is the bot's", () => {
+    const event = mappedEvent('chatwoot', 'chatwoot-message-updated-email-collect');
+    expect(event).toMatchObject({
+      type: 'lead.qualified',
+      contact: { email: 'dana@acme.example', name: 'Dana Reyes' },
+      conversation: { id: '1042', channel: 'web' },
+    });
+    expect(event).not.toHaveProperty('escalation');
+    expect(event.conversation.messages).toEqual([
+      expect.objectContaining({ role: 'bot', text: 'Get notified by email' }),
+    ]);
+    // The same bubble before anything was typed in it (message_created) is no lead.
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.chatwoot.map);
+    const asked = JSON.parse(fixture('chatwoot-message-updated-email-collect'));
+    asked.event = 'message_created';
+    asked.content_attributes = {};
+    expect(applySourceMap(map, asked, () => undefined, JSON.stringify(asked)).kind).toBe('ignored');
+  });
+
+  it('Chatwoot: an answered satisfaction survey (CSAT) is feedback with its rating and comment', () => {
+    const event = mappedEvent('chatwoot', 'chatwoot-message-updated-csat');
+    expect(event).toMatchObject({
+      type: 'feedback.submitted',
+      feedback: { rating: 2, comment: 'The bot did not understand me.' },
+      contact: { name: 'Dana Reyes', email: 'dana@acme.example' },
+      conversation: { id: '1042' },
+    });
+    expect(event.conversation.messages).toEqual([
+      expect.objectContaining({ role: 'bot', text: 'Please rate the conversation' }),
+    ]);
+  });
+
+  it('Intercom: the opening message of a captured hand-off (zulip) leads the transcript', () => {
+    const event = mappedEvent('intercom', 'intercom-conversation-admin-open-assigned-captured');
+    expect(event.type).toBe('conversation.escalated');
+    expect(event.conversation.messages).toEqual([
+      expect.objectContaining({ role: 'user', text: 'helklo' }),
+      expect.objectContaining({ role: 'agent', text: 'aMSIJJO' }),
+    ]);
+  });
+
+  it('Intercom: contact.lead.created and contact.lead.added_email are leads (captured by zulip)', () => {
+    for (const name of ['intercom-contact-lead-created', 'intercom-contact-lead-added-email']) {
+      const payload = JSON.parse(fixture(name));
+      expect(mappedEvent('intercom', name)).toMatchObject({
+        id: payload.id,
+        type: 'lead.qualified',
+        contact: { email: 'dana@acme.example', name: 'Dana Reyes' },
+        metadata: { intercom_contact_id: payload.data.item.id },
+      });
+    }
+    // A lead created with nothing to reach them by is not one yet.
+    const map = sourceMapSchema.parse(SOURCE_PRESETS.intercom.map);
+    const anonymous = JSON.parse(fixture('intercom-contact-lead-created'));
+    anonymous.data.item.email = null;
+    expect(applySourceMap(map, anonymous, () => undefined, JSON.stringify(anonymous)).kind).toBe('ignored');
+  });
+
+  it('Crisp: session:sync:rating is feedback with its stars and comment', () => {
+    expect(mappedEvent('crisp', 'crisp-session-sync-rating')).toMatchObject({
+      type: 'feedback.submitted',
+      feedback: { rating: 2, comment: 'The bot did not understand me.' },
+      conversation: { id: 'session_36ba3566-9651-4790-afc8-ffedbccc317f' },
+    });
+  });
+
   it('Chatwoot: without X-Chatwoot-Delivery the id comes from the payload, the same for a re-send', () => {
     const a = mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open');
     const b = mappedEvent('chatwoot', 'chatwoot-conversation-status-changed-open');
@@ -115,8 +222,15 @@ describe('presets map their platforms’ documented payloads into canonical even
       escalation: { reason: 'assigned to a teammate in Intercom' },
       metadata: { intercom_page_url: 'https://acme.example/pricing' },
     });
-    // HTML is stripped; the assignment part has no body and is left out.
+    // The visitor's opening message (the conversation's source) comes first; HTML is
+    // stripped; the assignment part has no body and is left out.
     expect(escalation.conversation.messages).toEqual([
+      {
+        role: 'user',
+        text: 'Can someone from sales call me?',
+        at: '2025-11-25T09:58:20.000Z',
+        author: 'Dana Reyes',
+      },
       {
         role: 'bot',
         text: 'Sure, connecting you with a teammate.',
@@ -235,7 +349,11 @@ describe('mapped sources over HTTP', () => {
   beforeAll(async () => {
     service = await startTestService({
       sources: {
-        chatwoot: { format: 'chatwoot', verify: { secrets: [SECRET] } },
+        chatwoot: {
+          format: 'chatwoot',
+          verify: { secrets: [SECRET] },
+          base_url: 'https://chat.acme.example/',
+        },
         intercom: { format: 'intercom', verify: { secrets: [SECRET] } },
         tidio: { format: 'tidio', verify: { secrets: [SECRET] } },
         drift: { format: 'drift', verify: { secrets: ['drift-verification-token'] } },
@@ -343,6 +461,21 @@ describe('mapped sources over HTTP', () => {
       expect(bad.json.error).toBe('invalid_signature');
     },
   );
+
+  it("a source's base_url reaches its mapping: the stored Chatwoot escalation links into the instance", async () => {
+    const body = fixture('chatwoot-conversation-status-changed-open');
+    const accepted = await service.post('chatwoot', body, signed.chatwoot!(body));
+    expect(accepted.status).toBe([200, 202].includes(accepted.status) ? accepted.status : 202);
+    const row = await service.store.db
+      .selectFrom('events')
+      .select('payload')
+      .where('id', '=', String(accepted.json.id))
+      .executeTakeFirstOrThrow();
+    // The trailing slash of the configured address is not doubled.
+    expect(JSON.parse(row.payload).conversation.url).toBe(
+      'https://chat.acme.example/app/accounts/1/conversations/1042',
+    );
+  });
 
   it('a platform event the mapping turns into nothing is answered 202, recorded as ignored, never delivered, idempotent', async () => {
     const body = fixture('chatwoot-message-created');

@@ -156,6 +156,11 @@ const sourceSchema = z.preprocess(
       verify: verifySchema,
       /** Templates that build the canonical event from the platform's payload (docs/sources.md). */
       map: sourceMapSchema.optional(),
+      /** The platform's own web address (e.g. `https://chat.acme.example` for Chatwoot), for links back into it. */
+      base_url: z
+        .url({ protocol: /^https?$/, error: 'an http(s) URL such as https://chat.acme.example' })
+        .transform((url) => url.replace(/\/+$/, ''))
+        .optional(),
       insecure: z.boolean().default(false),
       allow_ips: z.array(cidr).optional(),
     })

@@ -52,7 +52,10 @@ export async function receiveEvent(
     // A mapped source (docs/sources.md): build the canonical event from the platform's payload.
     let mapped: Awaited<ReturnType<typeof applySourceMapInSlices>>;
     try {
-      mapped = await applySourceMapInSlices(request.source.map, parsed.value, request.headers, request.body);
+      mapped = await applySourceMapInSlices(request.source.map, parsed.value, request.headers, request.body, {
+        name: request.sourceName,
+        base_url: request.source.base_url,
+      });
     } catch (error) {
       // A template that failed on this payload (a limit it hit, a filter's error): the
       // sender's request is fine as far as it can tell, but nothing can be stored from it.

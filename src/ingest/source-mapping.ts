@@ -13,10 +13,18 @@ import type { HeaderLookup } from './verify/verdict.ts';
  * template and condition is compiled while the configuration is validated,
  * so a broken one is reported at its `file:line:col`.
  *
- * The rendering context is `{ payload, headers }`: the raw JSON body and the
- * request headers by lower-case name; in `messages` also `item` (one element
- * of the `from` array) and `index`.
+ * The rendering context is `{ payload, headers, source }`: the raw JSON body,
+ * the request headers by lower-case name, and the source's own settings
+ * (`source.name`, `source.base_url`); in `messages` also `item` (one element
+ * of the `from` list) and `index`.
  */
+
+/** What a mapping may read about the source it runs for. */
+export interface SourceInfo {
+  name?: string | undefined;
+  /** The platform's own address (e.g. a Chatwoot instance), for links back into it. */
+  base_url?: string | undefined;
+}
 
 /** A route-style `when:` condition compiled at load time. */
 function conditionField() {
@@ -70,7 +78,12 @@ export const sourceMapSchema = z.strictObject({
   /** `conversation.messages`, one per element of the `from` array. */
   messages: z
     .strictObject({
-      from: expressionField(),
+      /**
+       * Where the items are: one expression, or several whose items are joined in
+       * order (a single object counts as one item), e.g. a conversation's opening
+       * message followed by its later parts.
+       */
+      from: z.union([expressionField(), z.array(expressionField()).min(1)]),
       when: conditionField().optional(),
       role: templateField(),
       text: templateField(),
@@ -98,8 +111,9 @@ export function applySourceMap(
   payload: unknown,
   headers: HeaderLookup,
   rawBody: Buffer | string,
+  source: SourceInfo = {},
 ): MappingResult {
-  const steps = mappingSteps(map, payload, headers, rawBody);
+  const steps = mappingSteps(map, payload, headers, rawBody, source);
   let step = steps.next();
   while (!step.done) step = steps.next();
   return step.value;
@@ -115,9 +129,10 @@ export async function applySourceMapInSlices(
   payload: unknown,
   headers: HeaderLookup,
   rawBody: Buffer | string,
+  source: SourceInfo = {},
   sliceMs = 2,
 ): Promise<MappingResult> {
-  const steps = mappingSteps(map, payload, headers, rawBody);
+  const steps = mappingSteps(map, payload, headers, rawBody, source);
   let sliceStarted = performance.now();
   let step = steps.next();
   while (!step.done) {
@@ -136,8 +151,9 @@ function* mappingSteps(
   payload: unknown,
   headers: HeaderLookup,
   rawBody: Buffer | string,
+  source: SourceInfo,
 ): Generator<void, MappingResult> {
-  const context = { payload, headers: headerObject(headers) };
+  const context = { payload, headers: headerObject(headers), source };
   const id = map.id?.render(context);
   const rule = map.type.find((candidate) => !candidate.when || candidate.when(context));
   if (!rule) {
@@ -156,8 +172,8 @@ function* mappingSteps(
   }
   const transcript = map.messages;
   if (transcript) {
-    const items = transcript.from(context);
-    if (Array.isArray(items)) {
+    const items = transcriptItems(transcript.from, context);
+    if (items.length > 0) {
       // Refused before any item is mapped: mapping them all first would be the cost this bounds.
       if (items.length > TRANSCRIPT_LIMITS.messages) {
         return {
@@ -184,6 +200,18 @@ function* mappingSteps(
     }
   }
   return { kind: 'event', event, id };
+}
+
+/** The items of every `from` expression, in order: arrays spread, a single object as one item. */
+function transcriptItems(
+  from: ((context: object) => unknown) | ((context: object) => unknown)[],
+  context: object,
+): unknown[] {
+  const lists = Array.isArray(from) ? from.map((expression) => expression(context)) : [from(context)];
+  if (!Array.isArray(from)) return Array.isArray(lists[0]) ? lists[0] : [];
+  return lists.flatMap((value) =>
+    Array.isArray(value) ? value : value !== null && typeof value === 'object' ? [value] : [],
+  );
 }
 
 /** A number when the text is one, else the text (so validation names the field). */

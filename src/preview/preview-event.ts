@@ -93,7 +93,10 @@ export function mapRawPayload(
   const source = config.main.sources[sourceName]!;
   if (!source.map) return undefined;
   const text = JSON.stringify(raw);
-  const mapped = applySourceMap(source.map, raw, () => undefined, text);
+  const mapped = applySourceMap(source.map, raw, () => undefined, text, {
+    name: sourceName,
+    base_url: source.base_url,
+  });
   if (mapped.kind === 'ignored') {
     throw new PreviewError(
       `source "${sourceName}" maps this payload to no event (${mapped.reason}): it would be answered 202 and recorded as ignored`,

@@ -10,7 +10,9 @@ import type { SourcePreset } from './types.ts';
  * unit; the hmac scheme reads it as Unix seconds or milliseconds.
  * `session:set_email` / `session:set_phone` carry `{ website_id, session_id,
  * email | phone }` (crisp-im/go-crisp-api `crisp/events.go`); `timestamp` is
- * Unix milliseconds.
+ * Unix milliseconds. `session:sync:rating` carries `{ website_id, session_id,
+ * rating: { stars, comment } }` (`EventsReceiveSessionSyncRating` there;
+ * `EventsSessionSyncRating` in crisp-im/node-crisp-api `lib/events/Events.ts`).
  */
 export const crisp: SourcePreset = {
   title: 'Crisp',
@@ -25,6 +27,7 @@ export const crisp: SourcePreset = {
   events: [
     ['session:set_email', 'lead.qualified'],
     ['session:set_phone', 'lead.qualified'],
+    ['session:sync:rating', 'feedback.submitted'],
   ],
   map: {
     id: 'crisp-{{ payload.data.session_id }}-{{ payload.event }}-{{ payload.timestamp }}',
@@ -37,6 +40,10 @@ export const crisp: SourcePreset = {
         when: "payload.event == 'session:set_phone' and payload.data.phone != blank",
         value: 'lead.qualified',
       },
+      {
+        when: "payload.event == 'session:sync:rating' and payload.data.rating.stars != blank",
+        value: 'feedback.submitted',
+      },
     ],
     fields: {
       occurred_at: '{{ payload.timestamp | iso_time }}',
@@ -44,6 +51,8 @@ export const crisp: SourcePreset = {
       'contact.phone': '{{ payload.data.phone }}',
       'conversation.id': '{{ payload.data.session_id }}',
       'conversation.channel': 'crisp',
+      'feedback.rating': '{{ payload.data.rating.stars }}',
+      'feedback.comment': '{{ payload.data.rating.comment }}',
       'metadata.crisp_website_id': '{{ payload.website_id }}',
     },
   },
