@@ -83,7 +83,9 @@ describe('exit codes and configuration errors', () => {
       file,
       stringify({ database: { url: `sqlite:${join(dir.path, 'db.sqlite')}` }, sources: {} }),
     );
-    expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('applied: 0001-initial');
+    expect((await run(['migrate', '--config', file])).stdout.trim()).toBe(
+      'applied: 0001-initial, 0002-raw-payloads',
+    );
     expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('database is up to date');
   });
 

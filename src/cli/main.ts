@@ -4,6 +4,7 @@ import { ConfigError } from '../config/config-error.ts';
 import { configPath, loadConfig } from '../config/load-config.ts';
 import { openStore } from '../db/open-store.ts';
 import { formatPreview, mapRawPayload, PreviewError, previewEvent } from '../preview/preview-event.ts';
+import { formatStoredPreview, previewStoredEvent } from '../preview/preview-stored-event.ts';
 import { startService } from '../service.ts';
 import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
 import { readEventFile } from './commands/preview.ts';
@@ -28,6 +29,8 @@ Commands:
   preview EVENT.json    print the requests each routed connector would send; sends nothing
                         [--connector NAME] [--source NAME] [--json]; with a mapped --source,
                         EVENT.json is the platform's raw payload and the canonical event is shown first
+  preview --event ID    run an event that arrived (ignored ones too) through the files on disk
+                        now: the canonical event, each route's verdict, the requests [--json]
   schema                write JSON Schemas for the YAML files to config/schema/
   deliveries list       outbox rows [--status pending|leased|delivered|dead] [--connector NAME] [--json]
   deliveries retry      put dead deliveries back in the queue: ID… | --dead [--connector NAME]
@@ -177,10 +180,26 @@ async function preview(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, {
     connector: { type: 'string' },
     source: { type: 'string' },
+    event: { type: 'string' },
     json: { type: 'boolean' },
   });
   const [eventFile] = positionals;
-  if (!eventFile) throw new UsageError('usage: leadrelay preview EVENT.json [--connector NAME] [--json]');
+  if (values.event !== undefined) {
+    if (eventFile || values.source) throw new UsageError('preview --event ID takes no file and no --source');
+    const config = await loadConfig(configPath(values.config));
+    const { store } = await openStore(config.main.database);
+    try {
+      const result = await previewStoredEvent(config, store.db, values.event);
+      console.log(values.json ? JSON.stringify(result, null, 2) : formatStoredPreview(result, formatPreview));
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
+  if (!eventFile)
+    throw new UsageError(
+      'usage: leadrelay preview EVENT.json [--source NAME] [--connector NAME] [--json] | preview --event ID',
+    );
   const config = await loadConfig(configPath(values.config));
   const raw = readEventFile(eventFile);
   const mapped = values.source ? mapRawPayload(config, values.source, raw) : undefined;

@@ -1,5 +1,6 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import * as initial from './migrations/0001-initial.ts';
+import * as rawPayloads from './migrations/0002-raw-payloads.ts';
 
 /** One schema step; the shape kysely's Migrator runs. */
 interface Migration {
@@ -11,6 +12,7 @@ interface Migration {
 // their order is explicit.
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-raw-payloads': rawPayloads,
 };
 
 /** The part of kysely's Migrator we use; the same in 0.28 and 0.29. */

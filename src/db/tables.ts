@@ -29,8 +29,10 @@ export interface EventsTable {
   status: EventStatus;
   received_at: number;
   occurred_at: string | null;
-  /** The canonical event as JSON text. */
+  /** The canonical event as JSON text (an ignored payload: the platform's body as sent). */
   payload: string;
+  /** A mapped source's body as the platform sent it, for `preview --event` (migration 0002). */
+  raw_payload: string | null;
 }
 
 /**

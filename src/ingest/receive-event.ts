@@ -48,6 +48,7 @@ export async function receiveEvent(
 
   let candidate: unknown = parsed.value;
   let text = parsed.text;
+  let rawPayload: string | null = null;
   if (request.source.map) {
     // A mapped source (docs/sources.md): build the canonical event from the platform's payload.
     let mapped: Awaited<ReturnType<typeof applySourceMapInSlices>>;
@@ -70,6 +71,7 @@ export async function receiveEvent(
       return reject(422, 'too_many_items', mapped.message, [{ path: mapped.path, message: mapped.message }]);
     candidate = mapped.event;
     text = JSON.stringify(mapped.event);
+    rawPayload = parsed.text;
   }
 
   const validated = validateCanonicalEvent(candidate);
@@ -110,6 +112,7 @@ export async function receiveEvent(
     receivedAt: request.receivedAt,
     occurredAt: validated.event.occurred_at ?? null,
     payload,
+    rawPayload,
     connectors,
     orderingKey: orderingKey(validated.event),
   });

@@ -39,3 +39,32 @@ export function routeEvent(
   }
   return [...connectors];
 }
+
+/** Why a route did or did not take an event, for previews. */
+export interface RouteDecision {
+  /** Position in `routes:` (0-based). */
+  index: number;
+  to: readonly string[];
+  matched: boolean;
+  /** What stopped it: `type`, `source` or `when`; undefined when it matched. */
+  failed?: 'type' | 'source' | 'when';
+}
+
+/** {@link routeEvent}, route by route: each route's verdict and the first test it failed. */
+export function explainRoutes(
+  routes: readonly CompiledRoute[],
+  source: string,
+  event: { type: string },
+): RouteDecision[] {
+  return routes.map((route, index) => {
+    const failed =
+      route.types !== 'all' && !route.types.has(event.type)
+        ? 'type'
+        : route.sources !== 'all' && !route.sources.has(source)
+          ? 'source'
+          : route.when && !route.when(event)
+            ? 'when'
+            : undefined;
+    return { index, to: route.to, matched: failed === undefined, ...(failed ? { failed } : {}) };
+  });
+}

@@ -10,6 +10,8 @@ export interface EventToStore {
   receivedAt: number;
   occurredAt: string | null;
   payload: string;
+  /** A mapped source's body as sent, kept beside the canonical event it became. */
+  rawPayload?: string | null;
   connectors: readonly string[];
   orderingKey: string | null;
   /** `ignored`: a mapped source's payload that maps to no event; kept for idempotency, never delivered. */

@@ -42,6 +42,7 @@ export async function storeEvents(
             received_at: event.receivedAt,
             occurred_at: event.occurredAt,
             payload: event.payload,
+            raw_payload: event.rawPayload ?? null,
           })),
         )
         // Also a copy earlier in this same batch: DO NOTHING skips the later one.
@@ -113,8 +114,8 @@ export function sqliteEventInserter(
   sqlite: SQLite.Database,
 ): (events: readonly EventToStore[]) => StoredEvent[] {
   const insertEvent = sqlite.prepare(
-    `insert into events (id, source, external_id, type, status, received_at, occurred_at, payload)
-     values (?, ?, ?, ?, ?, ?, ?, ?)
+    `insert into events (id, source, external_id, type, status, received_at, occurred_at, payload, raw_payload)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (source, external_id) do nothing`,
   );
   const insertDelivery = sqlite.prepare(
@@ -137,6 +138,7 @@ export function sqliteEventInserter(
         event.receivedAt,
         event.occurredAt,
         event.payload,
+        event.rawPayload ?? null,
       );
       if (changes === 0) {
         const first = findFirstCopy.get(event.source, event.externalId) as { id: string; deliveries: number };
