@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, html } from '../src/http/admin/html.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
@@ -128,6 +129,39 @@ describe('admin page', () => {
     expect(shown).toContain('&lt;/pre&gt;&lt;script&gt;x()&lt;/script&gt;');
     expect(await preview('{nope')).toMatch(/class="err">[^<]*JSON/);
     expect(await preview('{"type":"lead.qualified"}')).toContain('the event is not valid');
+  });
+
+  it('previews a recent event that really arrived under the configuration files on disk now, not the one in force', async () => {
+    const service = await start();
+    const { cookie } = await login(service);
+    const event = leadEvent({ contact: { email: 'picked@acme.example', name: '<b>Dana</b>' } });
+    const body = JSON.stringify(event);
+    const accepted = await service.post('site', body, officialHeaders(secret, String(event.id), body));
+    const id = String(accepted.json.id);
+    const page = async (path: string) => {
+      const response = await fetch(`${service.url}${path}`, { headers: { cookie } });
+      expect(response.status).toBe(200);
+      return response.text();
+    };
+    // The picker lists it, linking to its preview; the event page links there too.
+    const picker = await page('/admin/preview');
+    expect(picker).toContain(`/admin/preview?event=${id}`);
+    expect(picker).toContain('picked@acme.example');
+    expect(await page(`/admin/events/${id}`)).toContain(`/admin/preview?event=${id}`);
+    // An edit on disk (not reloaded: this service does not watch) shows in the preview at once.
+    const yaml = readFileSync(service.configFile, 'utf8');
+    writeFileSync(service.configFile, yaml.replace(/on: "?\*"?/, 'on: feedback.submitted'));
+    const shown = await page(`/admin/preview?event=${id}`);
+    expect(shown).toContain(`event ${id} from site`);
+    expect(shown).toContain('routes[0] → hook: no (not this type)');
+    expect(shown).toContain('No route sends this event anywhere.');
+    expect(shown).toContain('&lt;b&gt;Dana&lt;/b&gt;');
+    // A broken file is shown as such, by line and column, without a stack.
+    writeFileSync(service.configFile, `${yaml}\nroutes: [`);
+    const broken = await page(`/admin/preview?event=${id}`);
+    expect(broken).toContain('The configuration files have errors');
+    expect(broken).toMatch(/leadrelay\.yaml:\d+:\d+/);
+    expect(broken).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
   it('lists events with a contact-email search and links to their timeline', async () => {

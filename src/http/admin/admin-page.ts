@@ -4,7 +4,6 @@ import { listDeliveries } from '../../outbox/list-deliveries.ts';
 import { listEvents } from '../../outbox/list-events.ts';
 import { queueOverview } from '../../outbox/queue-overview.ts';
 import { showEvent } from '../../outbox/show-event.ts';
-import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import type { Logger } from '../../util/logger.ts';
 import { ClientGone, NotReceived, type Reception } from '../reception.ts';
 import { clientOf, requestWasHttps } from './client-of.ts';
@@ -12,6 +11,7 @@ import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page }
 import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import { BadParameter, encodeCursor, one, parseCursor, parseDeliveryId } from './params.ts';
+import { previewRoutes } from './preview-page.ts';
 import { csrfMatches, type Session, SessionStore, tokenMatches } from './sessions.ts';
 
 const COOKIE = 'leadrelay_admin';
@@ -215,6 +215,7 @@ ${result.next ? html`<a href="/admin/events?${more.toString()}">Older →</a>` :
 <tr><th>contact</th><td>${typeof email === 'string' ? email : ''}</td></tr></tbody></table>
 <form method="post" action="/admin/events/${encodeURIComponent(detail.id)}/replay"><input type="hidden" name="csrf" value="${csrf}">
 <button type="submit">Replay to current routes</button></form>
+<p><a href="/admin/preview?event=${encodeURIComponent(detail.id)}">Preview under the configuration files on disk now</a> (nothing is sent)</p>
 ${detail.deliveries.length === 0 ? html`<p>Routed to no connector.</p>` : ''}
 ${detail.deliveries.map(
   (
@@ -248,41 +249,7 @@ ${d.attemptLog.map(
     redirect(ctx, `/admin/events/${encodeURIComponent(outcome.eventId)}?msg=${encodeURIComponent(message)}`);
   });
 
-  router.get('/preview', (ctx: PageContext) => {
-    send(
-      ctx,
-      200,
-      page('Preview', previewForm(ctx.state.session!.csrf, '', undefined), { csrf: ctx.state.session!.csrf }),
-    );
-  });
-
-  router.post('/preview', (ctx: PageContext) => {
-    const csrf = ctx.state.session!.csrf;
-    const text = ctx.state.form?.get('event') ?? '';
-    const source = ctx.state.form?.get('source') || undefined;
-    let output: Html;
-    try {
-      const value = JSON.parse(text) as unknown;
-      if (!value || typeof value !== 'object' || Array.isArray(value))
-        throw new PreviewError('paste one event: a JSON object');
-      const entries = previewEvent(deps.config.current, value as Record<string, unknown>, { source });
-      output = html`<h2>What would be sent</h2><pre class="preview">${formatPreview(entries)}</pre>`;
-    } catch (error) {
-      if (!(error instanceof PreviewError) && !(error instanceof SyntaxError)) throw error;
-      output = html`<pre class="err">${error.message}</pre>`;
-    }
-    send(ctx, 200, page('Preview', html`${previewForm(csrf, text, source)}${output}`, { csrf }));
-  });
-
-  function previewForm(csrf: string, text: string, source: string | undefined): Html {
-    const sources = Object.keys(deps.config.current.main.sources);
-    return html`<form method="post" action="/admin/preview"><input type="hidden" name="csrf" value="${csrf}">
-<p>Paste a canonical event (JSON). Nothing is sent: this shows what each routed connector would send.</p>
-<textarea name="event" spellcheck="false">${text}</textarea>
-<p>as if from source <select name="source">${sources.map(
-      (name) => html`<option value="${name}"${name === source ? html` selected` : ''}>${name}</option>`,
-    )}</select> <button type="submit">Preview</button></p></form>`;
-  }
+  previewRoutes(router, deps, send);
 
   const routes = router.routes();
   return async (ctx: PageContext, next: Next) => {
