@@ -4,6 +4,7 @@ import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
 import type { Database } from './db/database.ts';
 import { openStore } from './db/open-store.ts';
+import { DriftWatch } from './drift/drift-watch.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
 import { OpsAlerts } from './observability/alerts.ts';
@@ -45,6 +46,8 @@ export interface RunningService {
   logger: Logger;
   metrics: ServiceMetrics;
   alerts: OpsAlerts;
+  /** The drift watch, when HTTP is served and `drift_watch.enabled`. */
+  drift: DriftWatch | undefined;
   /** Stops accepting, commits what was accepted, finishes or releases deliveries, closes the database. */
   stop(): Promise<void>;
 }
@@ -134,6 +137,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const stopRetention = worker ? runRetention(store, config, logger, now) : () => {};
 
   let http: RunningServer | undefined;
+  let drift: DriftWatch | undefined;
   const writer = store.eventWriter();
   if (options.http !== false) {
     const app = createApp({
@@ -148,6 +152,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       wakeWorker: () => worker?.wake(),
     });
     http = await startServer(app, loaded);
+    if (loaded.main.drift_watch.enabled) {
+      drift = new DriftWatch({
+        store,
+        config,
+        logger,
+        intervalMs: loaded.main.drift_watch.interval,
+        sinks: {
+          alert: (info) => alerts.sourceDrift(info),
+          gauge: (source, n) => metrics.sourceDrift(source, n),
+        },
+      });
+      drift.start();
+    }
     logger.info(
       { url: http.url, port: http.port, config: loaded.file, worker: Boolean(worker) },
       'listening',
@@ -181,9 +198,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     logger,
     metrics,
     alerts,
+    drift,
     async stop() {
       stopWatching();
       stopRetention();
+      await drift?.stop();
       await http?.close();
       await writer.flush();
       await worker?.stop(config.current.main.delivery.shutdown_timeout);

@@ -118,6 +118,7 @@ describe('leadrelay schema', () => {
       'routes',
       'mapping',
       'delivery',
+      'drift_watch',
       'alerts',
     ]);
     const webhook = JSON.parse(readFileSync(join(out, 'connectors', 'webhook.schema.json'), 'utf8'));

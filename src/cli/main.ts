@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { configPath, loadConfig } from '../config/load-config.ts';
 import { openStore } from '../db/open-store.ts';
+import { sourceReports } from '../drift/drift-watch.ts';
+import { formatSourceReport } from '../drift/format-report.ts';
 import { formatPreview, mapRawPayload, PreviewError, previewEvent } from '../preview/preview-event.ts';
 import { formatStoredPreview, previewStoredEvent } from '../preview/preview-stored-event.ts';
 import { startService } from '../service.ts';
@@ -31,6 +33,8 @@ Commands:
                         EVENT.json is the platform's raw payload and the canonical event is shown first
   preview --event ID    run an event that arrived (ignored ones too) through the files on disk
                         now: the canonical event, each route's verdict, the requests [--json]
+  sources               per source: last event, counts by type and outcome, fields missing,
+                        drift warnings [--json]
   schema                write JSON Schemas for the YAML files to config/schema/
   deliveries list       outbox rows [--status pending|leased|delivered|dead] [--connector NAME] [--json]
   deliveries retry      put dead deliveries back in the queue: ID… | --dead [--connector NAME]
@@ -58,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
         return await preview(rest);
       case 'schema':
         return schema(rest);
+      case 'sources':
+        return await sources(rest);
       case 'deliveries':
         return await deliveries(rest);
       case 'events':
@@ -214,6 +220,23 @@ async function preview(argv: string[]): Promise<number> {
   } else {
     console.log(`── canonical event (source ${values.source}) ──\n${JSON.stringify(mapped, null, 2)}\n`);
     console.log(formatPreview(entries));
+  }
+  return 0;
+}
+
+async function sources(argv: string[]): Promise<number> {
+  const { values } = args(argv, { json: { type: 'boolean' } });
+  const config = await loadConfig(configPath(values.config));
+  const { store } = await openStore(config.main.database);
+  try {
+    const reports = await sourceReports(store.db, Object.keys(config.main.sources));
+    console.log(
+      values.json
+        ? JSON.stringify(reports, null, 2)
+        : reports.map(formatSourceReport).join('\n\n') || 'No sources are configured.',
+    );
+  } finally {
+    await store.close();
   }
   return 0;
 }

@@ -278,6 +278,14 @@ export const mainConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** The drift watch: compares each source's recent payloads with the ones before (docs/operations.md). */
+  drift_watch: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How often `serve` looks; alerts go through `alerts.to`. */
+      interval: duration.prefault('1m'),
+    })
+    .prefault({}),
   /** Ops alerts through a connector when deliveries die or a connector keeps failing (docs/operations.md). */
   alerts: z
     .strictObject({

@@ -12,7 +12,7 @@ export interface DeliveryAlerts {
   connectorRecovered(connector: string): void;
 }
 
-type AlertKind = 'dead' | 'failing' | 'recovered';
+type AlertKind = 'dead' | 'failing' | 'recovered' | 'drift';
 
 interface Subject {
   lastSentAt: number | undefined;
@@ -121,6 +121,31 @@ export class OpsAlerts implements DeliveryAlerts {
   }
 
   /** Stops the flush timers and waits (bounded) for alerts being sent. */
+  /**
+   * A source's payloads changed (src/drift): sent at once, at most one per
+   * source per `min_interval` (the drift watch itself raises each warning
+   * once, while it lasts).
+   */
+  sourceDrift(info: { source: string; warnings: string[] }): void {
+    const settings = this.settings();
+    if (!settings || this.closed) return;
+    const subject = this.subject(`source:${info.source}`);
+    if (subject.lastSentAt !== undefined && this.now - subject.lastSentAt < settings.min_interval) {
+      this.options.metrics?.alert(`source:${info.source}`, 'drift', 'suppressed');
+      this.options.logger.warn(
+        { source: info.source, warnings: info.warnings },
+        'drift alert held back (min_interval)',
+      );
+      return;
+    }
+    this.send(`source:${info.source}`, 'drift', undefined, {
+      reason: `What ${info.source} sends has changed`,
+      lines: info.warnings,
+      ids: { source: info.source },
+      command: `leadrelay sources`,
+    });
+  }
+
   async close(timeoutMs = 5_000): Promise<void> {
     this.closed = true;
     for (const subject of this.subjects.values()) clearTimeout(subject.flush);
@@ -201,14 +226,15 @@ export class OpsAlerts implements DeliveryAlerts {
     clearTimeout(subject.flush);
     subject.flush = undefined;
 
-    const command = `leadrelay deliveries retry --dead --connector ${connector}`;
+    const command = content.command ?? `leadrelay deliveries retry --dead --connector ${connector}`;
     const lines = [...content.lines];
     if (error !== undefined) lines.push(`Error: ${this.text(error)}`);
     if (dead + failing > 0)
       lines.push(
         `Held back since ${since === undefined ? 'the last alert' : new Date(since).toISOString()}: ${dead} more dead deliveries, ${failing} failing alerts.`,
       );
-    if (kind !== 'recovered') lines.push(`Fix the cause, then run: ${command}`);
+    if (kind === 'drift') lines.push(`See: ${command} (or the admin page's Sources)`);
+    else if (kind !== 'recovered') lines.push(`Fix the cause, then run: ${command}`);
     if (settings.admin_url) lines.push(`Admin: ${settings.admin_url}`);
     const summary = lines.join('\n');
 
@@ -284,6 +310,8 @@ interface AlertContent {
   reason: string;
   lines: string[];
   ids: Record<string, unknown>;
+  /** What to run about it; by default the retry of the connector's dead deliveries. */
+  command?: string;
 }
 
 function minutes(ms: number): string {

@@ -30,6 +30,7 @@ export class ServiceMetrics {
   private readonly oldestPending: Gauge<'connector'>;
   private readonly breakerOpen: Gauge<'connector'>;
   private readonly alerts: Counter<'connector' | 'kind' | 'result'>;
+  private readonly driftWarnings: Gauge<'source'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -76,6 +77,12 @@ export class ServiceMetrics {
       labelNames: ['connector', 'kind', 'result'],
       registers,
     });
+    this.driftWarnings = new Gauge({
+      name: 'leadrelay_source_drift_warnings',
+      help: "Drift warnings of the source's recent payloads now (a mapped field stopped arriving, a new kind of event, the ignored share jumped); see `leadrelay sources`",
+      labelNames: ['source'],
+      registers,
+    });
     if (options.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'leadrelay_' });
   }
@@ -91,6 +98,10 @@ export class ServiceMetrics {
 
   breaker(connector: string, open: boolean): void {
     this.breakerOpen.set({ connector }, open ? 1 : 0);
+  }
+
+  sourceDrift(source: string, warnings: number): void {
+    this.driftWarnings.set({ source }, warnings);
   }
 
   alert(connector: string, kind: string, result: 'sent' | 'suppressed' | 'failed'): void {

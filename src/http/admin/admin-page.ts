@@ -11,7 +11,7 @@ import { CONTENT_SECURITY_POLICY, formatAge, formatTime, type Html, html, page }
 import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import { BadParameter, encodeCursor, one, parseCursor, parseDeliveryId } from './params.ts';
-import { previewRoutes } from './preview-page.ts';
+import { previewAndSourcesRoutes } from './preview-and-sources.ts';
 import { csrfMatches, type Session, SessionStore, tokenMatches } from './sessions.ts';
 
 const COOKIE = 'leadrelay_admin';
@@ -249,7 +249,7 @@ ${d.attemptLog.map(
     redirect(ctx, `/admin/events/${encodeURIComponent(outcome.eventId)}?msg=${encodeURIComponent(message)}`);
   });
 
-  previewRoutes(router, deps, send);
+  previewAndSourcesRoutes(router, deps, send);
 
   const routes = router.routes();
   return async (ctx: PageContext, next: Next) => {

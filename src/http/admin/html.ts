@@ -69,7 +69,7 @@ export function page(
   const nav =
     options.nav === false || !options.csrf
       ? html``
-      : html`<a href="/admin/">Queue</a><a href="/admin/dead">Dead deliveries</a><a href="/admin/events">Events</a><a href="/admin/preview">Preview</a>
+      : html`<a href="/admin/">Queue</a><a href="/admin/dead">Dead deliveries</a><a href="/admin/events">Events</a><a href="/admin/preview">Preview</a><a href="/admin/sources">Sources</a>
 <form class="inline" method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${options.csrf}"><button type="submit">Log out</button></form>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConfigError } from '../../config/config-error.ts';
 import { type LoadedConfig, loadConfig } from '../../config/load-config.ts';
+import { sourceReports } from '../../drift/drift-watch.ts';
+import { formatSourceReport } from '../../drift/format-report.ts';
 import { listEvents } from '../../outbox/list-events.ts';
 import { formatPreview, PreviewError, previewEvent } from '../../preview/preview-event.ts';
 import { formatStoredPreview, previewStoredEvent } from '../../preview/preview-stored-event.ts';
@@ -15,13 +17,15 @@ type PageContext = Context & { state: { session?: Session; form?: URLSearchParam
 const RECENT = 20;
 
 /**
+ * `/admin/sources`: the drift watch's report per source (src/drift).
+ *
  * `/admin/preview`: what an event would send, with nothing sent. Either a
  * pasted canonical event (through the configuration in force), or one of the
  * most recent events that really arrived — ignored ones too — through the
  * configuration files *as they are on disk now*, so an admin can try an edit
  * on real traffic before the server reloads it (`leadrelay preview --event`).
  */
-export function previewRoutes(
+export function previewAndSourcesRoutes(
   router: Router,
   deps: AdminDependencies,
   send: (ctx: Context, status: number, body: string) => void,
@@ -35,6 +39,25 @@ export function previewRoutes(
       ctx,
       200,
       page('Preview', html`${picker}${output}${pasteForm(deps, csrf, '', undefined)}`, { csrf }),
+    );
+  });
+
+  // Sources: what each platform sent lately and whether it changed (the drift watch's report).
+  router.get('/sources', async (ctx: PageContext) => {
+    const names = Object.keys(deps.config.current.main.sources);
+    const reports = await sourceReports(deps.store.db, names);
+    const body = reports.map(
+      (report) =>
+        html`<section class="source${report.warnings.length > 0 ? html` drift` : ''}"><pre>${formatSourceReport(report)}</pre></section>`,
+    );
+    send(
+      ctx,
+      200,
+      page(
+        'Sources',
+        html`<p>What each source sent lately (the last 50 events against the 50 before), from the stored events. A warning is also sent as an ops alert, once.</p>${body}`,
+        { csrf: ctx.state.session!.csrf },
+      ),
     );
   });
 
