@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import type { RecentSourceEvent } from '../src/outbox/recent-source-events.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { runCli } from './helpers/cli.ts';
 import { startTestService, type TestService } from './helpers/harness.ts';
+import { chatwootHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
 /*
@@ -39,12 +39,7 @@ function handOff(n: number, renamed: boolean): string {
 }
 
 async function postChatwoot(service: TestService, body: string): Promise<void> {
-  const ts = String(Math.floor(Date.now() / 1000));
-  const signature = createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const response = await service.post('chatwoot', body, {
-    'X-Chatwoot-Signature': `sha256=${signature}`,
-    'X-Chatwoot-Timestamp': ts,
-  });
+  const response = await service.post('chatwoot', body, chatwootHeaders(SECRET, body));
   expect(response.status).toBe(202);
 }
 

@@ -1,10 +1,10 @@
-import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli } from './helpers/cli.ts';
 import { startTestService, type TestService } from './helpers/harness.ts';
+import { chatwootHeaders } from './helpers/sign.ts';
 
 /*
  * `leadrelay preview --event ID`: an event that really arrived — an ignored
@@ -22,12 +22,7 @@ let ignoredId: string;
 let escalationId: string;
 
 async function postChatwoot(body: string): Promise<string> {
-  const ts = String(Math.floor(Date.now() / 1000));
-  const signature = createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const response = await service.post('chatwoot', body, {
-    'X-Chatwoot-Signature': `sha256=${signature}`,
-    'X-Chatwoot-Timestamp': ts,
-  });
+  const response = await service.post('chatwoot', body, chatwootHeaders(SECRET, body));
   expect(response.status).toBe(202);
   return String(response.json.id);
 }

@@ -58,6 +58,13 @@ export async function previewStoredEvent(
   const platformPayload = row.status === 'ignored' ? row.payload : row.raw_payload;
   let input: StoredEventPreview['input'] = 'canonical event';
   let candidate: Record<string, unknown>;
+  const nothingSent = (outcome: StoredEventPreview['outcome']): StoredEventPreview => ({
+    ...base,
+    input,
+    outcome,
+    routes: [],
+    connectors: [],
+  });
   if (source.map && platformPayload !== null) {
     input = 'platform payload';
     // Headers are not kept (they hold signatures): a template reading them renders empty here.
@@ -65,22 +72,8 @@ export async function previewStoredEvent(
       name: row.source,
       base_url: source.base_url,
     });
-    if (mapped.kind === 'ignored')
-      return {
-        ...base,
-        input,
-        outcome: { kind: 'ignored', reason: mapped.reason },
-        routes: [],
-        connectors: [],
-      };
-    if (mapped.kind === 'too_large')
-      return {
-        ...base,
-        input,
-        outcome: { kind: 'refused', message: mapped.message },
-        routes: [],
-        connectors: [],
-      };
+    if (mapped.kind === 'ignored') return nothingSent({ kind: 'ignored', reason: mapped.reason });
+    if (mapped.kind === 'too_large') return nothingSent({ kind: 'refused', message: mapped.message });
     candidate = mapped.event;
   } else {
     if (source.map) input = 'canonical event (no platform payload kept)';
@@ -89,7 +82,7 @@ export async function previewStoredEvent(
   const validated = validateCanonicalEvent(candidate);
   if (!validated.ok) {
     const message = `the event does not match the event schema: ${validated.errors.map((e) => `${e.path || '(event)'}: ${e.message}`).join('; ')}`;
-    return { ...base, input, outcome: { kind: 'refused', message }, routes: [], connectors: [] };
+    return nothingSent({ kind: 'refused', message });
   }
   return {
     ...base,

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
 /** Standard Webhooks headers made by the official `standardwebhooks` package, not by our code. */
@@ -11,6 +12,18 @@ export function officialHeaders(
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': new Webhook(secret).sign(id, at, body),
+  };
+}
+
+/**
+ * Chatwoot's webhook headers, computed the way Chatwoot documents them (hex
+ * HMAC-SHA256 of `{timestamp}.{raw body}`), not with leadrelay's verifier.
+ */
+export function chatwootHeaders(secret: string, body: string, at: Date = new Date()): Record<string, string> {
+  const ts = String(Math.floor(at.getTime() / 1000));
+  return {
+    'X-Chatwoot-Signature': `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`,
+    'X-Chatwoot-Timestamp': ts,
   };
 }
 
