@@ -98,6 +98,7 @@ export function createApp(deps: AppDependencies): Koa {
     const metrics = deps.metrics;
     if (!metrics) return;
     const config = deps.config.current;
+    metrics.receptionLoad(reception.load);
     ctx.body = await metrics.render(deps.store.db, [...config.connectors.keys()], (deps.now ?? Date.now)());
     ctx.type = metrics.contentType;
   });

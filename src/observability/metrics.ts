@@ -31,6 +31,8 @@ export class ServiceMetrics {
   private readonly breakerOpen: Gauge<'connector'>;
   private readonly alerts: Counter<'connector' | 'kind' | 'result'>;
   private readonly driftWarnings: Gauge<'source'>;
+  private readonly inflight: Gauge;
+  private readonly buffered: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -77,6 +79,16 @@ export class ServiceMetrics {
       labelNames: ['connector', 'kind', 'result'],
       registers,
     });
+    this.inflight = new Gauge({
+      name: 'leadrelay_http_requests_in_flight',
+      help: 'Requests whose body is being received or handled now (bounded by server.max_inflight)',
+      registers,
+    });
+    this.buffered = new Gauge({
+      name: 'leadrelay_http_request_bodies_buffered_bytes',
+      help: 'Bytes of request bodies held in memory now, reserved before reading (bounded by server.max_buffered)',
+      registers,
+    });
     this.driftWarnings = new Gauge({
       name: 'leadrelay_source_drift_warnings',
       help: "Drift warnings of the source's recent payloads now (a mapped field stopped arriving, a new kind of event, the ignored share jumped); see `leadrelay sources`",
@@ -98,6 +110,12 @@ export class ServiceMetrics {
 
   breaker(connector: string, open: boolean): void {
     this.breakerOpen.set({ connector }, open ? 1 : 0);
+  }
+
+  /** What the HTTP reception holds at scrape time. */
+  receptionLoad(load: { inflight: number; buffered: number }): void {
+    this.inflight.set(load.inflight);
+    this.buffered.set(load.buffered);
   }
 
   sourceDrift(source: string, warnings: number): void {
