@@ -123,14 +123,18 @@ export function formatPostgres(result: PostgresResult): string[] {
 }
 
 const clients: pg.Client[] = [];
-async function connected(url: string): Promise<pg.Client> {
+export async function connected(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   clients.push(client);
   return client;
 }
 
-async function withSchema<T>(databaseUrl: string, run: (url: string, dir: string) => Promise<T>): Promise<T> {
+/** Runs `run` on a fresh schema of `databaseUrl` (dropped after), with a scratch directory. */
+export async function withSchema<T>(
+  databaseUrl: string,
+  run: (url: string, dir: string) => Promise<T>,
+): Promise<T> {
   const schema = `bench_${randomBytes(5).toString('hex')}`;
   const admin = await connected(databaseUrl);
   await admin.query(`create schema ${schema}`);
@@ -146,7 +150,8 @@ async function withSchema<T>(databaseUrl: string, run: (url: string, dir: string
   }
 }
 
-function writeConfig(
+/** A config with one `hook` webhook connector (or none), on the database at `url`. */
+export function writeConfig(
   dir: string,
   url: string,
   secret: string,
@@ -177,7 +182,8 @@ function writeConfig(
   return file;
 }
 
-function queued(count: number, keys: number): EventToStore[] {
+/** `count` lead events for the `hook` connector, spread over `keys` ordering keys (contacts). */
+export function queued(count: number, keys: number): EventToStore[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, i) => {
     const key = `lead${i % keys}@bench.example`;

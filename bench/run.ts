@@ -1,6 +1,6 @@
-// `npm run bench [-- --only ingest|delivery|hubspot] [--duration N] [--connections N] [--cpu-prof]
+// `npm run bench [-- --only ingest|delivery|latency|hubspot] [--duration N] [--connections N] [--cpu-prof]
 //   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]
-//   [--db postgres]` — `--db postgres` runs the PostgreSQL scale-out part instead
+//   [--latency-events N] [--latency-ms N] [--db postgres]` — `--db postgres` runs the PostgreSQL scale-out part instead
 //   (ingest, delivery with 1 and 3 worker processes) on a postgres:// $DATABASE_URL,
 //   else $TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test.
 // Runs each benchmark part, prints its table and writes every figure to
@@ -14,10 +14,11 @@ import { parseArgs } from 'node:util';
 import { benchDelivery, DEFAULT_CONCURRENCY, type DeliveryResult } from './delivery.ts';
 import { benchHubSpot, formatHubSpot, type HubSpotResult } from './hubspot.ts';
 import { benchIngest, type IngestResult } from './ingest.ts';
+import { benchLatencyBound, formatLatencyBound, type LatencyBoundResult } from './latency-bound.ts';
 import { benchPostgres, formatPostgres, type PostgresResult } from './postgres.ts';
 import { formatDelivery, formatIngest } from './report.ts';
 
-const PARTS = ['ingest', 'delivery', 'hubspot'] as const;
+const PARTS = ['ingest', 'delivery', 'latency', 'hubspot'] as const;
 type Part = (typeof PARTS)[number];
 
 const RESULTS_DIR = fileURLToPath(new URL('results/', import.meta.url));
@@ -38,6 +39,9 @@ async function main(): Promise<number> {
       'steady-seconds': { type: 'string', default: '20' },
       // hubspot: leads queued for the HubSpot sandbox at 100 requests / 10 s
       leads: { type: 'string', default: '20000' },
+      // latency: events to distinct contacts, and how long the destination takes to answer
+      'latency-events': { type: 'string', default: '800' },
+      'latency-ms': { type: 'string', default: '100' },
       db: { type: 'string', default: 'sqlite' },
     },
   });
@@ -53,18 +57,21 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line); // progress on stderr keeps stdout to the report
 
   const leads = positiveInteger('--leads', values.leads);
+  const latencyEvents = positiveInteger('--latency-events', values['latency-events']);
+  const latencyMs = positiveInteger('--latency-ms', values['latency-ms']);
+  const postgresUrl =
+    [process.env.DATABASE_URL, process.env.TEST_DATABASE_URL].find((url) => url?.startsWith('postgres')) ??
+    'postgres://postgres@127.0.0.1:5432/test';
   const results: {
     ingest?: IngestResult;
     delivery?: DeliveryResult;
+    latency?: LatencyBoundResult;
     hubspot?: HubSpotResult;
     postgres?: PostgresResult;
   } = {};
   if (values.db === 'postgres') {
     results.postgres = await benchPostgres({
-      databaseUrl:
-        [process.env.DATABASE_URL, process.env.TEST_DATABASE_URL].find((url) =>
-          url?.startsWith('postgres'),
-        ) ?? 'postgres://postgres@127.0.0.1:5432/test',
+      databaseUrl: postgresUrl,
       durationSeconds,
       connections,
       queuedEvents,
@@ -103,6 +110,11 @@ async function main(): Promise<number> {
           console.log(
             `leadrelay CPU profiles written to ${relative(process.cwd(), cpuProfileDir)}/delivery-*/`,
           );
+        break;
+      }
+      case 'latency': {
+        results.latency = await benchLatencyBound({ events: latencyEvents, latencyMs, postgresUrl, log });
+        console.log(formatLatencyBound(results.latency).join('\n'));
         break;
       }
       case 'hubspot': {
