@@ -121,15 +121,23 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           alerts,
           rateShare: () => workerRateShare(),
         });
-  if (worker && store.listenForWork) {
-    // Several processes share this database (docs/scaling.md): split rate limits
-    // between live workers, and wake at once when another instance stores events.
-    const registry = new WorkerRegistry(store.db, worker.owner);
+  if (worker) {
+    // Heartbeats on either database: the leases of a worker that died are
+    // taken over in seconds (docs/reliability.md), and several processes on
+    // one database split rate limits between them (docs/scaling.md).
+    const registry = new WorkerRegistry(store, worker.owner, {
+      now,
+      onOrphans: (count) => {
+        logger.warn({ deliveries: count }, 'taking over deliveries of a worker that stopped (no heartbeat)');
+        worker.wake();
+      },
+    });
     await registry.start();
     workerRateShare = () => registry.count;
-    const stopListening = store.listenForWork(() => worker.wake(), logger);
+    // Wake at once when another instance stores events.
+    const stopListening = store.listenForWork?.(() => worker.wake(), logger);
     store.onClose(async () => {
-      await stopListening();
+      await stopListening?.();
       await registry.stop();
     });
   }

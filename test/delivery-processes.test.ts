@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
-import { newSecret, startTestService, type TestService, untilAllDelivered } from './helpers/harness.ts';
+import {
+  describeEachDialect,
+  newSecret,
+  startTestService,
+  type TestService,
+  untilAllDelivered,
+} from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
 import { until } from './helpers/until.ts';
 
@@ -120,5 +126,59 @@ describe('worker processes', () => {
     expect(delivered).toBe(2);
     expect(rows.filter((r) => r.status === 'pending' && r.lease_owner === null)).toHaveLength(8);
     expect(rows.filter((r) => r.status === 'leased')).toHaveLength(0);
+  });
+});
+
+describeEachDialect('a dead worker’s deliveries', () => {
+  // Heartbeats every 2 s, dead after 8 s unseen (src/outbox/worker-registry.ts):
+  // a takeover about 10 s after the death, whatever the lease.
+  const RECOVERY_TARGET_MS = 15_000;
+
+  it('are retried by a live worker within 15 s of a SIGKILL, long before the 1-minute lease ends', async () => {
+    const { sandbox, service } = await setup({ concurrency: 4 }, { lease: '1m' });
+    // The doomed worker's calls hang, so it dies mid-delivery.
+    sandbox.failRandomly(1, [{ status: 200, delayMs: 20_000 }]);
+    const ids = await postMany(service, 4);
+    const doomed = await worker(service);
+    await until(() => sandbox.peakConcurrency >= 4, 'four deliveries in flight');
+    sandbox.failRandomly(0, []);
+    await worker(service);
+    const killedAt = Date.now();
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const retried = () => sandbox.delivered().filter((request) => request.at >= killedAt);
+    await until(() => retried().length >= 4, 'the four retried by the live worker', 120_000);
+    const gaps = retried().map((request) => request.at - killedAt);
+    console.log(
+      `SIGKILL with a 1-minute lease: retried ${Math.min(...gaps)}–${Math.max(...gaps)} ms after the death`,
+    );
+    expect(
+      retried()
+        .map((request) => request.id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(Math.max(...gaps)).toBeLessThan(RECOVERY_TARGET_MS);
+    await untilAllDelivered(service);
+    const rows = await service.store.db.selectFrom('deliveries').select(['status', 'attempts']).execute();
+    expect(rows).toEqual(ids.map(() => ({ status: 'delivered', attempts: 2 })));
+  });
+
+  it('are not taken from a live worker whose call outlasts the dead-after time', async () => {
+    // A call of 12 s, within the connector's timeout but longer than the 8 s dead-after.
+    const { sandbox, service } = await setup({ concurrency: 1, timeout: '30s' }, { lease: '1m' });
+    sandbox.failNext(1, { status: 200, delayMs: 12_000 });
+    const [id] = await postMany(service, 1);
+    const slow = await worker(service);
+    await until(() => sandbox.peakConcurrency >= 1, 'the slow call started');
+    // A second live worker beats the whole time the first one's call runs.
+    await worker(service);
+    await until(() => sandbox.delivered().length >= 1, 'the slow call answered', 120_000);
+    await untilAllDelivered(service);
+    expect(sandbox.received.map((request) => request.id)).toEqual([id]);
+    const [row] = await service.store.db.selectFrom('deliveries').select(['status', 'attempts']).execute();
+    expect(row).toEqual({ status: 'delivered', attempts: 1 });
+    slow.child.kill('SIGTERM');
+    expect(await slow.exited).toBe(0);
   });
 });

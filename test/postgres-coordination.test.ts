@@ -53,8 +53,12 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
       .insertInto('workers')
       .values({ id: 'long-dead', last_seen: Date.now() - 60_000 })
       .execute();
-    const a = new WorkerRegistry(store.db, 'a');
-    const b = new WorkerRegistry(store.db, 'b');
+    const a = new WorkerRegistry(store, 'a');
+    const b = new WorkerRegistry(store, 'b');
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
     await a.start();
     await b.start();
     expect(b.count).toBe(2);

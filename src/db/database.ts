@@ -23,6 +23,12 @@ export interface DialectAdapter {
   readonly claimsTakeTurns: boolean;
   /** The text at `path` inside a JSON text column, as an SQL expression (null when absent). */
   jsonText(column: Expression<string>, path: readonly string[]): RawBuilder<string | null>;
+  /**
+   * The database's own clock, in milliseconds since the epoch: what worker
+   * heartbeats are written and compared with, so that processes on hosts
+   * whose clocks disagree agree on who is alive.
+   */
+  clockMs(): RawBuilder<number>;
 }
 
 /** An open store: the query builder and what differs between databases, behind one object. */

@@ -1,18 +1,30 @@
-import type { Kysely } from 'kysely';
-import type { Tables } from '../db/tables.ts';
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import { expireOrphanedLeases } from './expire-orphaned-leases.ts';
+
+/** How often a worker writes its heartbeat. */
+export const HEARTBEAT_INTERVAL_MS = 2000;
+/** A worker unseen this long is dead: its leases are ended (expire-orphaned-leases.ts). */
+export const DEAD_AFTER_MS = 8000;
 
 /*
- * Design note. Sharing a destination's rate limit between processes. Each
- * worker writes a heartbeat row (`workers`: id, last_seen) every
- * `intervalMs` and counts the rows seen within `windowMs`; it then runs each
- * connector at rate / count (shareRate in delivery-worker.ts). No request
- * ever waits on a shared row, and a dead worker stops counting after
- * `windowMs`. The trade-offs: an idle worker still holds its share (three
- * workers, one busy → the busy one uses a third of the budget), and for up to
- * one interval after a worker joins, the others still run at the old share
- * (a bounded overshoot), while after one dies the survivors run below the
- * budget for up to `windowMs`. Destinations answer 429 + Retry-After when we
- * overshoot, which the worker honours.
+ * Design note. Each worker, on either database, writes a heartbeat row
+ * (`workers`: id, last_seen on the database's clock) every 2 s. Two uses:
+ *
+ * Recovery. At each beat it also ends the leases of owners unseen for 8 s
+ * (expire-orphaned-leases.ts) and wakes its worker to claim them, so the
+ * deliveries of a SIGKILLed process are retried within about 10 s by a
+ * sibling or by the process that replaced it, not after a whole lease.
+ *
+ * Sharing a destination's rate limit between processes. It counts the rows
+ * seen within `windowMs` and runs each connector at rate / count (shareRate
+ * in delivery-worker.ts). No request ever waits on a shared row, and a dead
+ * worker stops counting after `windowMs`. The trade-offs: an idle worker
+ * still holds its share (three workers, one busy → the busy one uses a third
+ * of the budget), and for up to one interval after a worker joins, the others
+ * still run at the old share (a bounded overshoot), while after one dies the
+ * survivors run below the budget for up to `windowMs`. Destinations answer
+ * 429 + Retry-After when we overshoot, which the worker honours.
  */
 export class WorkerRegistry {
   private live = 1;
@@ -20,9 +32,17 @@ export class WorkerRegistry {
   private beating: Promise<void> | undefined;
 
   constructor(
-    private readonly db: Kysely<Tables>,
+    private readonly store: Pick<Database, 'db' | 'adapter'>,
     private readonly id: string,
-    private readonly options: { intervalMs?: number; windowMs?: number; now?: () => number } = {},
+    private readonly options: {
+      intervalMs?: number;
+      windowMs?: number;
+      deadAfterMs?: number;
+      /** The worker's clock, which its leases are written in. */
+      now?: () => number;
+      /** Leases of dead workers were ended now: claim them. */
+      onOrphans?: (count: number) => void;
+    } = {},
   ) {}
 
   /** Workers alive lately, this one included (at least 1). */
@@ -39,14 +59,14 @@ export class WorkerRegistry {
         .finally(() => {
           this.beating = undefined;
         });
-    }, this.options.intervalMs ?? 5000);
+    }, this.options.intervalMs ?? HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.beating;
-    await this.db
+    await this.store.db
       .deleteFrom('workers')
       .where('id', '=', this.id)
       .execute()
@@ -54,23 +74,28 @@ export class WorkerRegistry {
   }
 
   private async beat(): Promise<void> {
-    const now = (this.options.now ?? Date.now)();
-    const windowMs = this.options.windowMs ?? 15_000;
-    await this.db
+    const { db, adapter } = this.store;
+    const clock = adapter.clockMs();
+    await db
       .insertInto('workers')
-      .values({ id: this.id, last_seen: now })
-      .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seen: now }))
+      .values({ id: this.id, last_seen: clock })
+      .onConflict((conflict) => conflict.column('id').doUpdateSet({ last_seen: clock }))
       .execute();
-    const row = await this.db
+    const orphans = await expireOrphanedLeases(db, {
+      self: this.id,
+      now: (this.options.now ?? Date.now)(),
+      unseenForMs: this.options.deadAfterMs ?? DEAD_AFTER_MS,
+      clockMs: clock,
+    });
+    if (orphans > 0) this.options.onOrphans?.(orphans);
+    const windowMs = this.options.windowMs ?? 15_000;
+    const row = await db
       .selectFrom('workers')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('last_seen', '>=', now - windowMs)
+      .where(sql<boolean>`last_seen >= ${clock} - ${windowMs}`)
       .executeTakeFirstOrThrow();
     this.live = Math.max(1, Number(row.n));
     // Rows of workers that died long ago.
-    await this.db
-      .deleteFrom('workers')
-      .where('last_seen', '<', now - 3_600_000)
-      .execute();
+    await db.deleteFrom('workers').where(sql<boolean>`last_seen < ${clock} - ${3_600_000}`).execute();
   }
 }

@@ -16,6 +16,7 @@ export function openPostgres(settings: PostgresSettings): Database {
       claimsTakeTurns: true,
       jsonText: (column, path) =>
         sql<string | null>`cast(${column} as jsonb) #>> ${sql.lit(`{${path.join(',')}}`)}`,
+      clockMs: () => sql<number>`cast(extract(epoch from clock_timestamp()) * 1000 as bigint)`,
     },
     eventWriter() {
       // A few batches in flight, each on its own pooled connection: PostgreSQL

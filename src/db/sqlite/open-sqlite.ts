@@ -19,6 +19,8 @@ export function openSqlite(settings: SqliteSettings): Database {
       claimsTakeTurns: false,
       jsonText: (column, path) =>
         sql<string | null>`json_extract(${column}, ${sql.lit(`$.${path.join('.')}`)})`,
+      // julianday, not unixepoch('subsec'): the latter needs SQLite 3.42.
+      clockMs: () => sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`,
     },
     eventWriter() {
       if (settings.file === ':memory:') {

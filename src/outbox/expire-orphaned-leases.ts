@@ -1,0 +1,46 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+
+/*
+ * Design note. A lease ends when its worker stops renewing it — after a whole
+ * `delivery.lease` (60 s by default), which is how long the deliveries of a
+ * SIGKILLed or crashed process used to wait. But every worker also writes a
+ * heartbeat (`workers.last_seen`, worker-registry.ts) every 2 s, so a sibling
+ * or a restarted process can tell much sooner that an owner is gone: no
+ * heartbeat for `unseenForMs`. This statement ends the leases of such owners
+ * now (sets them to just before `now`), and the normal claim takes them over
+ * as it takes any expired lease — with the attempt counted and
+ * `earlierAttemptsEndedBy` set, so connectors check before redoing.
+ *
+ * Heartbeats are compared on the database's clock (`clockMs`), both when
+ * written and here, so hosts whose clocks disagree do not see each other as
+ * dead. The caller never ends its own leases (it is alive, whatever its row
+ * says), and an owner whose beat is merely late keeps its leases until it has
+ * missed several in a row: 2 s beats, dead after 8 s. A worker whose event loop
+ * stalls for that long can lose its leases while its call is still running —
+ * the same trade as a lease shorter than a stall, accepted for recovery in
+ * seconds instead of a minute; its late outcome is then not recorded (the
+ * finish is guarded by owner).
+ *
+ * Only leases not yet expired are touched: expired ones are claimable
+ * already. `status` is a literal so SQLite can use the partial index over
+ * leased rows (see claim-deliveries.ts).
+ */
+export async function expireOrphanedLeases(
+  db: Kysely<Tables>,
+  options: { self: string; now: number; unseenForMs: number; clockMs: RawBuilder<number> },
+): Promise<number> {
+  const live = db
+    .selectFrom('workers')
+    .select('id')
+    .where(sql<boolean>`last_seen >= ${options.clockMs} - ${options.unseenForMs}`);
+  const result = await db
+    .updateTable('deliveries')
+    .set({ lease_expires_at: options.now - 1 })
+    .where('status', '=', sql.lit('leased'))
+    .where('lease_expires_at', '>=', options.now)
+    .where('lease_owner', '<>', options.self)
+    .where('lease_owner', 'not in', live)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
