@@ -10,5 +10,6 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 90_000,
     pool: 'forks',
+    globalSetup: ['test/helpers/build-dist.ts'],
   },
 });

@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/reliability/**/*.test.ts'],
-    globalSetup: ['test/reliability/global-setup.ts'],
+    globalSetup: ['test/helpers/build-dist.ts', 'test/reliability/global-setup.ts'],
     // Each scenario fails on its own when it stops making progress; this cap only ends a hung one.
     testTimeout: 900_000,
     hookTimeout: 90_000,

@@ -79,7 +79,7 @@ export async function benchHubSpot(options: HubSpotOptions): Promise<HubSpotResu
     const seconds = (performance.now() - started) / 1000;
     await worker.stop();
 
-    const db = openDatabase(`sqlite:${dbFile}`);
+    const db = await openDatabase(`sqlite:${dbFile}`);
     const dead = await db.db.selectFrom('deliveries').select('id').where('status', '=', 'dead').execute();
     const delivered = await db.db
       .selectFrom('deliveries')
@@ -113,7 +113,7 @@ export async function benchHubSpot(options: HubSpotOptions): Promise<HubSpotResu
 }
 
 async function queueLeads(dbFile: string, count: number): Promise<void> {
-  const store = openDatabase(`sqlite:${dbFile}`, { durability: 'normal' });
+  const store = await openDatabase(`sqlite:${dbFile}`, { durability: 'normal' });
   await migrateToLatest(store.db as never);
   const insert = sqliteEventInserter(store.sqlite!);
   const now = Date.now();

@@ -119,7 +119,7 @@ async function run(
         }),
       );
     // The workers have migrated the database; store the backlog as ingest would.
-    const db = openDatabase(url);
+    const db = await openDatabase(url);
     store.close = () => db.close();
     const events = queued(options.events, options.events);
     for (let i = 0; i < events.length; i += 500) await storeEvents(db.db, events.slice(i, i + 500));

@@ -76,7 +76,7 @@ export async function benchPostgres(options: {
         url: `${sandbox.url}/in`,
         concurrency: options.concurrency,
       });
-      const store = openDatabase(url);
+      const store = await openDatabase(url);
       const processes = [];
       try {
         for (let i = 0; i < workers; i++)

@@ -1,4 +1,4 @@
-// `npm run bench [-- --only ingest|delivery|latency|hubspot] [--duration N] [--connections N] [--cpu-prof]
+// `npm run bench [-- --only startup|ingest|delivery|latency|hubspot] [--duration N] [--connections N] [--cpu-prof]
 //   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]
 //   [--latency-events N] [--latency-ms N] [--db postgres]` — `--db postgres` runs the PostgreSQL scale-out part instead
 //   (ingest, delivery with 1 and 3 worker processes) on a postgres:// $DATABASE_URL,
@@ -17,8 +17,9 @@ import { benchIngest, type IngestResult } from './ingest.ts';
 import { benchLatencyBound, formatLatencyBound, type LatencyBoundResult } from './latency-bound.ts';
 import { benchPostgres, formatPostgres, type PostgresResult } from './postgres.ts';
 import { formatDelivery, formatIngest } from './report.ts';
+import { benchStartup, formatStartup, type StartupResult } from './startup.ts';
 
-const PARTS = ['ingest', 'delivery', 'latency', 'hubspot'] as const;
+const PARTS = ['startup', 'ingest', 'delivery', 'latency', 'hubspot'] as const;
 type Part = (typeof PARTS)[number];
 
 const RESULTS_DIR = fileURLToPath(new URL('results/', import.meta.url));
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
     ingest?: IngestResult;
     delivery?: DeliveryResult;
     latency?: LatencyBoundResult;
+    startup?: StartupResult;
     hubspot?: HubSpotResult;
     postgres?: PostgresResult;
   } = {};
@@ -110,6 +112,11 @@ async function main(): Promise<number> {
           console.log(
             `leadrelay CPU profiles written to ${relative(process.cwd(), cpuProfileDir)}/delivery-*/`,
           );
+        break;
+      }
+      case 'startup': {
+        results.startup = await benchStartup({ runs: 5, log });
+        console.log(formatStartup(results.startup).join('\n'));
         break;
       }
       case 'latency': {

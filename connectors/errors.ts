@@ -1,9 +1,23 @@
+const BRAND = Symbol.for('leadrelay.DeliveryError');
+
+/**
+ * A {@link DeliveryError} from any copy of this module. `instanceof` is not
+ * enough: a third-party connector may load `leadrelay/connector` from the
+ * sources while leadrelay runs compiled (dist/), and its PermanentError must
+ * still be read as permanent, not as an unknown error to retry.
+ */
+export function isDeliveryError(value: unknown): value is DeliveryError {
+  return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+}
+
 /**
  * How a delivery failed, and whether trying again can help. Connectors throw
  * these (or return them per item from a batch); the delivery engine decides
  * retries from `retryable` and `retryAfterMs` alone.
  */
 export class DeliveryError extends Error {
+  /** Marks every copy of this class: see {@link isDeliveryError}. */
+  readonly [BRAND] = true;
   override name = 'DeliveryError';
   readonly retryable: boolean;
   /** The destination asked for this wait (Retry-After, a rate-limit window). */

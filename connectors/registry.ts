@@ -44,6 +44,7 @@ export async function resolveConnectorType(
   if (!isModuleReference(type)) return undefined;
   const specifier =
     type.startsWith('.') || isAbsolute(type) ? pathToFileURL(resolve(fromDir, type)).href : type;
+  await typeScriptLoader();
   const module = (await import(specifier)) as { default?: unknown; connector?: unknown };
   const candidate = module.default ?? module.connector;
   if (!isConnectorType(candidate)) {
@@ -56,4 +57,19 @@ function isConnectorType(value: unknown): value is ConnectorType {
   if (!value || typeof value !== 'object') return false;
   const candidate = value as Partial<ConnectorType>;
   return typeof candidate.type === 'string' && typeof candidate.create === 'function' && !!candidate.settings;
+}
+
+let loader: Promise<void> | undefined;
+/**
+ * Compiled (dist/), leadrelay has no TypeScript loader, yet a third-party
+ * connector may be TypeScript, and `leadrelay/connector` resolves to the
+ * TypeScript sources: register tsx before the first such import. From the
+ * sources, it is registered already.
+ */
+function typeScriptLoader(): Promise<void> {
+  if (!import.meta.url.endsWith('.js')) return Promise.resolve();
+  loader ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  return loader;
 }

@@ -29,7 +29,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
   it('migrates a schema of its own although another schema of the database has leadrelay tables', async () => {
     const first = await freshPostgresSchema();
     const second = await freshPostgresSchema();
-    const stores = [openDatabase(first.url), openDatabase(second.url)];
+    const stores = [await openDatabase(first.url), await openDatabase(second.url)];
     cleanups.push(
       () => first.drop(),
       () => second.drop(),
@@ -43,7 +43,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
 
   it('counts live workers by heartbeat: stale ones drop out, stopped ones remove themselves', async () => {
     const schema = await freshPostgresSchema();
-    const store = openDatabase(schema.url);
+    const store = await openDatabase(schema.url);
     cleanups.push(
       () => schema.drop(),
       () => store.close(),
@@ -70,7 +70,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
 
   it('retention prunes old delivered rows, then their events, keeping open and dead ones', async () => {
     const schema = await freshPostgresSchema();
-    const store = openDatabase(schema.url);
+    const store = await openDatabase(schema.url);
     cleanups.push(
       () => schema.drop(),
       () => store.close(),

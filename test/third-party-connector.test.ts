@@ -18,7 +18,7 @@ const cleanups = cleanupsAfter('each');
 // its own folder, with leadrelay installed as a dependency, importing only
 // the public entry `leadrelay/connector`.
 const CONNECTOR = `
-import { commonSettings, defineConnectorType, limitsFrom, RetryableError, renderFields, templateMap, z } from 'leadrelay/connector';
+import { commonSettings, defineConnectorType, limitsFrom, PermanentError, RetryableError, renderFields, templateMap, z } from 'leadrelay/connector';
 
 export default defineConnectorType({
   type: 'crm-x',
@@ -42,6 +42,7 @@ export default defineConnectorType({
           headers: { 'content-type': 'application/json', 'webhook-id': context.eventId },
           body: JSON.stringify(body),
         });
+        if (response.status === 422) throw new PermanentError(\`CRM X refused the lead\`, { statusCode: 422 });
         if (!response.ok) throw new RetryableError(\`CRM X answered \${response.status}\`, { statusCode: response.status });
         return { summary: \`HTTP \${response.status}\`, statusCode: response.status, data: { crm_x: true } };
       },
@@ -51,7 +52,7 @@ export default defineConnectorType({
 `;
 
 describe('a connector type from outside the repository', () => {
-  it('imports only leadrelay/connector, is loaded from its own folder, and delivers', async () => {
+  it('imports only leadrelay/connector, is loaded from its own folder, delivers, and its permanent errors are final', async () => {
     const home = mkdtempSync(join(tmpdir(), 'crm-x-connector-'));
     cleanups.push(() => rmSync(home, { recursive: true, force: true }));
     // What `npm install leadrelay` would leave: the package under node_modules.
@@ -95,5 +96,24 @@ describe('a connector type from outside the repository', () => {
         .executeTakeFirst();
       return row?.status === 'delivered' && JSON.parse(row.result!).crm_x === true;
     }, 'recorded as delivered');
+
+    // The server runs compiled (dist/) while the connector's leadrelay/connector is the
+    // TypeScript source: its PermanentError is another copy of the class, and must still
+    // end the delivery rather than be retried as an unknown error.
+    crm.failNext(1, { status: 422 });
+    const refused = leadEvent({ contact: { email: 'grace@example.com', name: 'Grace Hopper' } });
+    expect((await postSigned(server.url, secret, refused)).status).toBe(202);
+    let last: unknown;
+    await until(async () => {
+      const row = await service.store.db
+        .selectFrom('deliveries')
+        .select(['status', 'attempts', 'last_error'])
+        .where('ordering_key', '=', 'email:grace@example.com')
+        .executeTakeFirst();
+      last = row;
+      return row?.status === 'dead' && row.attempts === 1;
+    }, 'the refused lead dead after one attempt').catch((error: Error) => {
+      throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}`);
+    });
   });
 });

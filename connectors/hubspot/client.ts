@@ -1,4 +1,4 @@
-import { Client } from '@hubspot/api-client';
+import type { Client } from '@hubspot/api-client';
 import { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/contacts/models/Filter.js';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec.js';
 import { RateLimiter, shareRate } from '../../src/util/rate-limiter.ts';
@@ -22,7 +22,9 @@ export interface BatchOutcome<T> {
  * process-wide singleton in the SDK, and ours must be the only policy).
  */
 export class HubSpotClient {
-  private readonly sdk: Client;
+  // Loaded on the first call, not when the configuration is read: commands
+  // that never deliver (check, deliveries list…) start without the SDK.
+  private sdkClient: Promise<Client> | undefined;
   private budget: RateLimiter;
   private workers = 1;
   private portal: Promise<string> | undefined;
@@ -37,11 +39,18 @@ export class HubSpotClient {
       rateShare?: (() => number) | undefined;
     },
   ) {
-    this.sdk = new Client({
-      accessToken: options.accessToken,
-      basePath: options.baseUrl.replace(/\/+$/, ''),
-    });
     this.budget = this.budgetFor(1);
+  }
+
+  private sdk(): Promise<Client> {
+    this.sdkClient ??= import('@hubspot/api-client').then(
+      ({ Client }) =>
+        new Client({
+          accessToken: this.options.accessToken,
+          basePath: this.options.baseUrl.replace(/\/+$/, ''),
+        }),
+    );
+    return this.sdkClient;
   }
 
   /** This process's part of the portal's budget, rebuilt when the number of workers sharing it changes. */
@@ -54,8 +63,8 @@ export class HubSpotClient {
 
   /** The portal (hub) id, for record links; asked once per connector. */
   portalId(): Promise<string> {
-    this.portal ??= this.call('looking up the portal id', async () => {
-      const response = await this.sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+    this.portal ??= this.call('looking up the portal id', async (sdk) => {
+      const response = await sdk.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
       const json = (await response.json()) as { portalId?: number };
       if (!json.portalId) throw new Error('no portalId in /account-info/v3/details');
       return String(json.portalId);
@@ -69,8 +78,8 @@ export class HubSpotClient {
   /** Existing contacts among these emails: email → id. */
   async existingByEmail(emails: string[]): Promise<Map<string, string>> {
     if (emails.length === 0) return new Map();
-    const response = await this.call('reading contacts by email', () =>
-      this.sdk.crm.contacts.batchApi.read({
+    const response = await this.call('reading contacts by email', (sdk) =>
+      sdk.crm.contacts.batchApi.read({
         idProperty: 'email',
         inputs: emails.map((id) => ({ id })),
         properties: ['email'],
@@ -86,8 +95,8 @@ export class HubSpotClient {
   async upsertByEmail(
     inputs: { traceId: string; email: string; properties: Record<string, string> }[],
   ): Promise<BatchOutcome<{ id: string; created: boolean }>> {
-    const response = await this.call('upserting contacts', () =>
-      this.sdk.crm.contacts.batchApi.upsert({
+    const response = await this.call('upserting contacts', (sdk) =>
+      sdk.crm.contacts.batchApi.upsert({
         inputs: inputs.map((input) => ({
           idProperty: 'email',
           id: input.email,
@@ -107,8 +116,8 @@ export class HubSpotClient {
 
   /** Contact ids whose phone equals this E.164 number (search is eventually consistent). */
   async searchByPhone(phone: string): Promise<string[]> {
-    const response = await this.call('searching contacts by phone', () =>
-      this.sdk.crm.contacts.searchApi.doSearch({
+    const response = await this.call('searching contacts by phone', (sdk) =>
+      sdk.crm.contacts.searchApi.doSearch({
         filterGroups: [
           { filters: [{ propertyName: 'phone', operator: FilterOperatorEnum.Eq, value: phone }] },
         ],
@@ -122,25 +131,25 @@ export class HubSpotClient {
   }
 
   async createContact(properties: Record<string, string>): Promise<string> {
-    const contact = await this.call('creating the contact', () =>
-      this.sdk.crm.contacts.basicApi.create({ properties, associations: [] }),
+    const contact = await this.call('creating the contact', (sdk) =>
+      sdk.crm.contacts.basicApi.create({ properties, associations: [] }),
     );
     return contact.id;
   }
 
   async updateContact(id: string, properties: Record<string, string>): Promise<void> {
-    await this.call('updating the contact', () => this.sdk.crm.contacts.basicApi.update(id, { properties }));
+    await this.call('updating the contact', (sdk) => sdk.crm.contacts.basicApi.update(id, { properties }));
   }
 
   /** The notes on a contact whose body contains `marker`: the check before redoing a note. */
   async notesContaining(contactId: string, marker: string): Promise<string[]> {
-    const contact = await this.call('reading the contact notes', () =>
-      this.sdk.crm.contacts.basicApi.getById(contactId, ['email'], undefined, ['notes']),
+    const contact = await this.call('reading the contact notes', (sdk) =>
+      sdk.crm.contacts.basicApi.getById(contactId, ['email'], undefined, ['notes']),
     );
     const noteIds = (contact.associations?.notes?.results ?? []).map((association) => association.id);
     if (noteIds.length === 0) return [];
-    const notes = await this.call('reading notes', () =>
-      this.sdk.crm.objects.notes.batchApi.read({
+    const notes = await this.call('reading notes', (sdk) =>
+      sdk.crm.objects.notes.batchApi.read({
         inputs: noteIds.map((id) => ({ id })),
         properties: ['hs_note_body'],
         propertiesWithHistory: [],
@@ -154,8 +163,8 @@ export class HubSpotClient {
   async createNotes(
     inputs: { traceId: string; contactId: string; body: string; timestamp: string }[],
   ): Promise<BatchOutcome<string>> {
-    const response = await this.call('creating notes', () =>
-      this.sdk.crm.objects.notes.batchApi.create({
+    const response = await this.call('creating notes', (sdk) =>
+      sdk.crm.objects.notes.batchApi.create({
         inputs: inputs.map((input) => ({
           properties: { hs_note_body: input.body, hs_timestamp: input.timestamp },
           associations: [
@@ -183,7 +192,8 @@ export class HubSpotClient {
   }
 
   /** One request: wait for budget, bound its time, map its failure. */
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, run: (sdk: Client) => Promise<T>): Promise<T> {
+    const sdk = await this.sdk();
     const workers = this.options.rateShare?.() ?? 1;
     if (workers !== this.workers) this.budget = this.budgetFor(workers);
     while (this.budget.available() < 1) {
@@ -203,7 +213,7 @@ export class HubSpotClient {
       );
     });
     try {
-      return await Promise.race([run(), timeout]);
+      return await Promise.race([run(sdk), timeout]);
     } catch (error) {
       throw hubspotError(error, what, this.options.now());
     } finally {

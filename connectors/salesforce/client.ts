@@ -1,5 +1,5 @@
 import { sign } from 'node:crypto';
-import jsforce, { type Connection } from 'jsforce';
+import type { Connection } from 'jsforce';
 import { PermanentError } from '../errors.ts';
 import type { PlannedRequest } from '../types.ts';
 import { callError, errorCodeOf, type HttpProbe, tokenError } from './errors.ts';
@@ -9,6 +9,17 @@ const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const MASK = '••••••';
 
 type Transport = Connection['_transport'];
+
+/**
+ * jsforce, loaded on the first call rather than when the configuration is
+ * read: commands that never deliver (check, deliveries list…) start without it.
+ */
+const importJsforce = () => import('jsforce');
+let jsforceModule: ReturnType<typeof importJsforce> | undefined;
+function loadJsforce(): ReturnType<typeof importJsforce> {
+  jsforceModule ??= importJsforce();
+  return jsforceModule;
+}
 
 /**
  * Makes a jsforce transport ours: the connector's timeout on every call, no
@@ -102,6 +113,7 @@ export class SalesforceAuth {
 
   private async requestToken(): Promise<string> {
     const { client_id, client_secret, refresh_token } = this.settings;
+    const jsforce = await loadJsforce();
     const oauth2 = new jsforce.OAuth2({
       loginUrl: this.loginUrl,
       ...(client_id ? { clientId: client_id } : {}),
@@ -180,12 +192,23 @@ export class SalesforceClient {
   readonly conn: Connection;
   private readonly probe: HttpProbe;
 
-  constructor(
+  static async open(settings: SalesforceSettings, auth: SalesforceAuth, now: () => number) {
+    const jsforce = await loadJsforce();
+    return new SalesforceClient(
+      new jsforce.Connection({ instanceUrl: settings.instance_url, version: settings.api_version }),
+      settings,
+      auth,
+      now,
+    );
+  }
+
+  private constructor(
+    conn: Connection,
     private readonly settings: SalesforceSettings,
     private readonly auth: SalesforceAuth,
     private readonly now: () => number,
   ) {
-    this.conn = new jsforce.Connection({ instanceUrl: settings.instance_url, version: settings.api_version });
+    this.conn = conn;
     this.probe = instrument(this.conn._transport, settings.timeout);
   }
 

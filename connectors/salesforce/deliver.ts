@@ -76,7 +76,7 @@ export async function deliverMany(
         round.push(item);
       }
     }
-    const client = new SalesforceClient(settings, auth, now);
+    const client = await SalesforceClient.open(settings, auth, now);
     const deferred = await new Round(settings, client).run(round);
     for (const item of round)
       if (!deferred.includes(item)) outcomes[item.index] = item.error ?? result(settings, item);

@@ -102,7 +102,7 @@ export async function alertResult(
 }
 
 async function permalink(scope: SlackScope, { channel, ts }: Posted): Promise<RecordLink[]> {
-  const url = await scope.workspace.workspaceUrl(scope.client);
+  const url = await scope.workspace.workspaceUrl(await scope.client());
   if (!url || !ts) return [];
   return [
     { label: 'Open in Slack', url: `${url.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}` },

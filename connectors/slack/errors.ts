@@ -1,9 +1,11 @@
+// The SDK's error classes from their own small module (the same one its
+// client throws from), so reading the configuration does not load the SDK.
 import {
   WebAPIHTTPError,
   WebAPIPlatformError,
   WebAPIRateLimitedError,
   WebAPIRequestError,
-} from '@slack/web-api';
+} from '@slack/web-api/dist/errors.js';
 import { type DeliveryError, isRetryableStatus, PermanentError, RetryableError } from '../errors.ts';
 import { transportFailure } from '../transport-failure.ts';
 

@@ -28,14 +28,15 @@ export async function findPostedEarlier(
   const first = retried[0]!;
   const allFound = () => retried.every((p) => found.has(p.context.eventId));
   try {
-    const channelId = await scope.workspace.channelId(scope.client, first.channel);
+    const client = await scope.client();
+    const channelId = await scope.workspace.channelId(client, first.channel);
     if (!channelId) return { found };
     const oldest = Math.min(...retried.map((p) => p.context.receivedAt)) - 60_000;
     // A busy channel can hold more than one page since the oldest retried event
     // arrived; read on, within a bound, rather than miss the alert and post it twice.
     let cursor: string | undefined;
     for (let page = 0; page < HISTORY_PAGES; page++) {
-      const history = (await scope.client.apiCall('conversations.history', {
+      const history = (await client.apiCall('conversations.history', {
         channel: channelId,
         oldest: (oldest / 1000).toFixed(6),
         limit: 200,

@@ -1,4 +1,4 @@
-import { type Logger, LogLevel, WebClient } from '@slack/web-api';
+import type { Logger, LogLevel, WebClient } from '@slack/web-api';
 import { EVENT_TYPES, type EventType } from '../../src/event/canonical-event.ts';
 import { limitsFrom } from '../common-settings.ts';
 import type { DeliveryError } from '../errors.ts';
@@ -47,14 +47,20 @@ export const slackConnector = defineConnectorType({
     if (settings.links_from.includes(name))
       throw new Error(`links_from names this connector itself ("${name}"); list the CRM connectors`);
     const held = holdWorkspace(settings.base_url, settings.token);
-    const client = new WebClient(settings.token, {
-      slackApiUrl: settings.base_url,
-      // One retry policy, the engine's: the SDK neither retries nor sleeps on a 429.
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      timeout: settings.timeout,
-      logger: sdkLogger(environment),
-    });
+    // The SDK is loaded on the first call, not when the configuration is read.
+    let sdk: Promise<WebClient> | undefined;
+    const client = () =>
+      (sdk ??= import('@slack/web-api').then(
+        ({ WebClient, LogLevel }) =>
+          new WebClient(settings.token, {
+            slackApiUrl: settings.base_url,
+            // One retry policy, the engine's: the SDK neither retries nor sleeps on a 429.
+            retryConfig: { retries: 0 },
+            rejectRateLimitedCalls: true,
+            timeout: settings.timeout,
+            logger: sdkLogger(environment, LogLevel.WARN),
+          }),
+      ));
     const templates = Object.fromEntries(
       EVENT_TYPES.map((type) => [type, templatesFor(settings, type)]),
     ) as Record<EventType, MessageTemplates>;
@@ -162,7 +168,7 @@ function templatesFor(settings: SlackSettings, type: EventType): MessageTemplate
 }
 
 /** The SDK's own log lines, at debug: the engine already logs every failure once. */
-function sdkLogger(environment: ConnectorEnvironment): Logger {
+function sdkLogger(environment: ConnectorEnvironment, level: LogLevel): Logger {
   const log =
     (level: 'debug' | 'warn') =>
     (...parts: unknown[]) =>
@@ -173,7 +179,7 @@ function sdkLogger(environment: ConnectorEnvironment): Logger {
     warn: log('debug'),
     error: log('warn'),
     setLevel: () => {},
-    getLevel: () => LogLevel.WARN,
+    getLevel: () => level,
     setName: () => {},
   };
 }

@@ -138,7 +138,8 @@ async function post(
   content: MessageContent,
   eventIds: string[],
 ): Promise<Posted> {
-  const { workspace, client, settings } = scope;
+  const { workspace, settings } = scope;
+  const client = await scope.client();
   void workspace.workspaceUrl(client); // asked while the post is in flight; the permalink needs it
   const answer = (await workspace.pacer.run(
     planned.lane,

@@ -8,7 +8,8 @@ import type { Workspace } from './workspace.ts';
 export interface SlackScope {
   name: string;
   settings: SlackSettings;
-  client: WebClient;
+  /** The SDK client, loaded on the first call (commands that never deliver start without it). */
+  client(): Promise<WebClient>;
   workspace: Workspace;
   environment: ConnectorEnvironment;
   /** The alert for one event, with its buttons. Throws when a custom template fails. */

@@ -1,18 +1,15 @@
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
-import { configPath, loadConfig } from '../config/load-config.ts';
-import { openStore } from '../db/open-store.ts';
-import { sourceReports } from '../drift/drift-watch.ts';
-import { formatSourceReport } from '../drift/format-report.ts';
-import { formatPreview, mapRawPayload, PreviewError, previewEvent } from '../preview/preview-event.ts';
-import { formatStoredPreview, previewStoredEvent } from '../preview/preview-stored-event.ts';
-import { startService } from '../service.ts';
-import { deliveriesList, deliveriesRetry, eventsReplay, eventsShow } from './commands/outbox-commands.ts';
-import { readEventFile } from './commands/preview.ts';
-import { writeSchemas } from './commands/schema.ts';
-import { sendTest } from './commands/send-test.ts';
+import { configPath } from '../config/config-path.ts';
 import { UsageError } from './usage-error.ts';
+
+// Each command loads what it needs when it runs, so `--help` and the small
+// commands do not pay for the server, the database drivers or the vendor SDKs
+// (docs/performance.md, start-up).
+const configModule = () => import('../config/load-config.ts');
+const storeModule = () => import('../db/open-store.ts');
+const previewModule = () => import('../preview/preview-event.ts');
 
 const HELP = `leadrelay — chatbot webhooks in, CRM records and sales alerts out
 
@@ -61,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'preview':
         return await preview(rest);
       case 'schema':
-        return schema(rest);
+        return await schema(rest);
       case 'sources':
         return await sources(rest);
       case 'deliveries':
@@ -80,8 +77,13 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof UsageError || error instanceof PreviewError) {
-      console.error(error.message);
+    // PreviewError by name: its module is loaded only by preview.
+    if (
+      error instanceof ConfigError ||
+      error instanceof UsageError ||
+      (error as Error).name === 'PreviewError'
+    ) {
+      console.error((error as Error).message);
       return 1;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -106,6 +108,7 @@ function args<T extends Record<string, { type: 'string' | 'boolean'; short?: str
 
 async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promise<number> {
   const { values } = args(argv, { 'no-worker': { type: 'boolean' } });
+  const { startService } = await import('../service.ts');
   const service = await startService({
     config: configPath(values.config),
     http: mode === 'serve',
@@ -145,6 +148,7 @@ async function demo(argv: string[]): Promise<number> {
 
 async function migrate(argv: string[]): Promise<number> {
   const { values } = args(argv, {});
+  const [{ loadConfig }, { openStore }] = await Promise.all([configModule(), storeModule()]);
   const config = await loadConfig(configPath(values.config));
   const { store, applied } = await openStore(config.main.database);
   try {
@@ -161,6 +165,7 @@ async function runSendTest(argv: string[]): Promise<number> {
     type: { type: 'string' },
     url: { type: 'string' },
   });
+  const { sendTest } = await import('./commands/send-test.ts');
   const ok = await sendTest({
     configPath: configPath(values.config),
     source: values.source,
@@ -173,6 +178,7 @@ async function runSendTest(argv: string[]): Promise<number> {
 
 async function check(argv: string[]): Promise<number> {
   const { values } = args(argv, {});
+  const { loadConfig } = await configModule();
   const config = await loadConfig(configPath(values.config));
   const connectors = [...config.connectors.values()].map((c) => `${c.name} (${c.type})`);
   console.log(`${config.file}: OK`);
@@ -190,9 +196,17 @@ async function preview(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   const [eventFile] = positionals;
+  const [{ loadConfig }, { formatPreview, mapRawPayload, previewEvent }] = await Promise.all([
+    configModule(),
+    previewModule(),
+  ]);
   if (values.event !== undefined) {
     if (eventFile || values.source) throw new UsageError('preview --event ID takes no file and no --source');
     const config = await loadConfig(configPath(values.config));
+    const [{ openStore }, { formatStoredPreview, previewStoredEvent }] = await Promise.all([
+      storeModule(),
+      import('../preview/preview-stored-event.ts'),
+    ]);
     const { store } = await openStore(config.main.database);
     try {
       const result = await previewStoredEvent(config, store.db, values.event);
@@ -207,6 +221,7 @@ async function preview(argv: string[]): Promise<number> {
       'usage: leadrelay preview EVENT.json [--source NAME] [--connector NAME] [--json] | preview --event ID',
     );
   const config = await loadConfig(configPath(values.config));
+  const { readEventFile } = await import('./commands/preview.ts');
   const raw = readEventFile(eventFile);
   const mapped = values.source ? mapRawPayload(config, values.source, raw) : undefined;
   const entries = previewEvent(config, mapped ?? raw, {
@@ -226,6 +241,12 @@ async function preview(argv: string[]): Promise<number> {
 
 async function sources(argv: string[]): Promise<number> {
   const { values } = args(argv, { json: { type: 'boolean' } });
+  const [{ loadConfig }, { openStore }, { sourceReports }, { formatSourceReport }] = await Promise.all([
+    configModule(),
+    storeModule(),
+    import('../drift/drift-watch.ts'),
+    import('../drift/format-report.ts'),
+  ]);
   const config = await loadConfig(configPath(values.config));
   const { store } = await openStore(config.main.database);
   try {
@@ -241,8 +262,9 @@ async function sources(argv: string[]): Promise<number> {
   return 0;
 }
 
-function schema(argv: string[]): number {
+async function schema(argv: string[]): Promise<number> {
   const { values } = args(argv, { out: { type: 'string' } });
+  const { writeSchemas } = await import('./commands/schema.ts');
   const out = values.out ?? join(dirname(configPath(values.config)), 'schema');
   for (const file of writeSchemas(out)) console.log(`wrote ${relative(process.cwd(), file)}`);
   return 0;
@@ -257,6 +279,7 @@ async function deliveries(argv: string[]): Promise<number> {
     dead: { type: 'boolean' },
     limit: { type: 'string' },
   });
+  const { deliveriesList, deliveriesRetry } = await import('./commands/outbox-commands.ts');
   const file = configPath(values.config);
   const print = (text: string) => console.log(text);
   if (action === 'list') {
@@ -276,6 +299,7 @@ async function events(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   const { values, positionals } = args(rest, { json: { type: 'boolean' } });
   const [id] = positionals;
+  const { eventsShow, eventsReplay } = await import('./commands/outbox-commands.ts');
   const file = configPath(values.config);
   const print = (text: string) => console.log(text);
   if (!id || (action !== 'show' && action !== 'replay'))

@@ -1,17 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parseEnv } from 'node:util';
 import type { Connector, ConnectorEnvironment } from '../../connectors/types.ts';
 import { type CompiledRoute, compileRoute } from '../ingest/router.ts';
 import { filterSettings } from '../mapping/engine.ts';
 import { didYouMeanSuffix } from '../util/did-you-mean.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { databaseUrl, withDotEnv } from './environment.ts';
 import { loadConnectors } from './load-connectors.ts';
 import { type MainConfig, mainConfigSchema } from './main-schema.ts';
 import { validateYaml } from './schema-problems.ts';
 import { YamlFile } from './yaml-file.ts';
 
-export const DEFAULT_CONFIG_PATH = 'config/leadrelay.yaml';
+export { configPath, DEFAULT_CONFIG_PATH } from './config-path.ts';
 
 /** A configuration that passed every check; immutable once built. */
 export interface LoadedConfig {
@@ -36,11 +36,6 @@ export interface LoadOptions {
 }
 
 const QUIET_ENVIRONMENT: ConnectorEnvironment = { now: Date.now, log: () => {} };
-
-/** The config path a command should use: `--config`, then `LEADRELAY_CONFIG`, then the default. */
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(flag ?? env.LEADRELAY_CONFIG ?? DEFAULT_CONFIG_PATH);
-}
 
 /**
  * Reads, interpolates and validates the configuration, collecting every
@@ -85,22 +80,12 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   };
 }
 
-function withDotEnv(
-  dir: string,
-  env: Record<string, string | undefined>,
-): Record<string, string | undefined> {
-  const dotEnvFile = resolve(dir, '.env');
-  if (!existsSync(dotEnvFile)) return { ...env };
-  // The real environment wins over .env, as with every dotenv tool.
-  return { ...parseEnv(readFileSync(dotEnvFile, 'utf8')), ...env };
-}
-
 function applyEnvOverrides(main: MainConfig, env: Record<string, string | undefined>): MainConfig {
   const port = env.PORT ? Number(env.PORT) : undefined;
   return {
     ...main,
     server: { ...main.server, port: port !== undefined && Number.isInteger(port) ? port : main.server.port },
-    database: { ...main.database, url: env.DATABASE_URL || main.database.url },
+    database: { ...main.database, url: databaseUrl(main.database.url, env) },
   };
 }
 

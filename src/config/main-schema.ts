@@ -6,6 +6,7 @@ import { sourceMapSchema } from '../ingest/source-mapping.ts';
 import { signedHeaders } from '../ingest/verify/signed-headers.ts';
 import { duration } from '../util/duration.ts';
 import { parseSize } from '../util/units.ts';
+import { databaseSchema } from './database-schema.ts';
 
 export { duration };
 
@@ -223,14 +224,7 @@ export const mainConfigSchema = z.strictObject({
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .prefault({}),
-  database: z
-    .strictObject({
-      url: z.string().default('sqlite:./data/leadrelay.db'),
-      durability: z.enum(['full', 'normal']).default('full'),
-      /** How long a write waits for a lock held by another process before the request gets 503. */
-      busy_timeout: duration.prefault('5s'),
-    })
-    .prefault({}),
+  database: databaseSchema,
   sources: z.record(
     z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'source names use letters, digits, - and _'),
     sourceSchema,

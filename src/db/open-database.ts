@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Database, Durability } from './database.ts';
-import { openPostgres } from './postgres/open-postgres.ts';
-import { openSqlite } from './sqlite/open-sqlite.ts';
 
 export interface OpenOptions {
   durability?: Durability;
@@ -13,15 +11,17 @@ export interface OpenOptions {
 /**
  * Opens `sqlite:PATH` (relative paths from the working directory) with WAL,
  * fsync per commit unless `durability: normal`, or `postgres://…` with a
- * connection pool (see docs/scaling.md).
+ * connection pool (see docs/scaling.md). Only the chosen dialect's driver is
+ * loaded, so a SQLite install never loads pg and the reverse.
  *
  * @example
- * const store = openDatabase('sqlite:./data/leadrelay.db');
+ * const store = await openDatabase('sqlite:./data/leadrelay.db');
  * await migrateToLatest(store.db);
  */
-export function openDatabase(url: string, options: OpenOptions = {}): Database {
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
+    const { openSqlite } = await import('./sqlite/open-sqlite.ts');
     return openSqlite({
       file: path === ':memory:' ? path : resolve(path),
       durability: options.durability ?? 'full',
@@ -29,6 +29,7 @@ export function openDatabase(url: string, options: OpenOptions = {}): Database {
     });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    const { openPostgres } = await import('./postgres/open-postgres.ts');
     return openPostgres({
       connectionString: url,
       max: options.poolSize ?? 10,

@@ -12,7 +12,7 @@ export async function openStore(database: {
   durability: Durability;
   busy_timeout: number;
 }): Promise<{ store: Database; applied: string[] }> {
-  const store = openDatabase(database.url, {
+  const store = await openDatabase(database.url, {
     durability: database.durability,
     busyTimeoutMs: database.busy_timeout,
   });

@@ -1,4 +1,4 @@
-import { DeliveryError } from '../../connectors/errors.ts';
+import { DeliveryError, isDeliveryError } from '../../connectors/errors.ts';
 import type { DeliveryResult } from '../../connectors/types.ts';
 import type { AttemptRecord, FinishItem } from './finish-delivery.ts';
 import { nextRetryDelay } from './retry-policy.ts';
@@ -45,10 +45,9 @@ export function decideOutcome(
       retryInMs: undefined,
     };
   }
-  const error =
-    outcome instanceof DeliveryError
-      ? outcome
-      : new DeliveryError(outcome instanceof Error ? outcome.message : String(outcome), { retryable: true });
+  const error = isDeliveryError(outcome)
+    ? outcome
+    : new DeliveryError(outcome instanceof Error ? outcome.message : String(outcome), { retryable: true });
   attempt.statusCode = error.statusCode;
   attempt.error = error.message;
   attempt.responseSummary = error.response;

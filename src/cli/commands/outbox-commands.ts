@@ -1,8 +1,7 @@
-import { loadConfig } from '../../config/load-config.ts';
+import { loadDatabaseSettings } from '../../config/load-database-settings.ts';
 import type { Database } from '../../db/database.ts';
 import { openStore } from '../../db/open-store.ts';
 import type { DeliveryStatus } from '../../db/tables.ts';
-import { replayStoredEvent } from '../../ingest/replay-event.ts';
 import { listDeliveries } from '../../outbox/list-deliveries.ts';
 import { retryDead } from '../../outbox/retry-dead.ts';
 import { showEvent } from '../../outbox/show-event.ts';
@@ -11,9 +10,9 @@ import { UsageError } from '../usage-error.ts';
 
 const STATUSES: DeliveryStatus[] = ['pending', 'leased', 'delivered', 'dead'];
 
+// Only the database settings: these commands work while the rest of the configuration is broken.
 async function withStore<T>(configFile: string, run: (store: Database) => Promise<T>): Promise<T> {
-  const config = await loadConfig(configFile);
-  const { store } = await openStore(config.main.database);
+  const { store } = await openStore(loadDatabaseSettings(configFile));
   try {
     return await run(store);
   } finally {
@@ -130,6 +129,11 @@ export async function eventsReplay(
   id: string,
   print: (text: string) => void,
 ): Promise<number> {
+  // Replay routes the event again, so it needs the whole configuration.
+  const [{ loadConfig }, { replayStoredEvent }] = await Promise.all([
+    import('../../config/load-config.ts'),
+    import('../../ingest/replay-event.ts'),
+  ]);
   const config = await loadConfig(configFile);
   const replayed = await withStore(configFile, (store) =>
     replayStoredEvent(store.db, config.routes, id, Date.now()),

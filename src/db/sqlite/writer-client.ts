@@ -36,9 +36,15 @@ export class SqliteWriterThread {
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./writer-thread.ts', import.meta.url).href, settings: this.settings },
-    });
+    // Compiled (dist/), the thread runs the compiled module; from the sources,
+    // a boot file first gives the thread the TypeScript loader it lacks.
+    const worker = import.meta.url.endsWith('.js')
+      ? new Worker(new URL('./writer-thread.js', import.meta.url), {
+          workerData: { settings: this.settings },
+        })
+      : new Worker(new URL('./thread-boot.mjs', import.meta.url), {
+          workerData: { entry: new URL('./writer-thread.ts', import.meta.url).href, settings: this.settings },
+        });
     worker.on(
       'message',
       (message: { id: number; results?: StoredEvent[]; error?: string; code?: string }) => {
