@@ -6,8 +6,7 @@ import pg from 'pg';
 import { openDatabase } from '../src/db/open-database.ts';
 import { storeEvents } from '../src/outbox/store-events.ts';
 import { DEFAULT_CONCURRENCY } from './delivery.ts';
-import { leadrelayEnv } from './ingest.ts';
-import { connected, queued, withSchema, writeConfig } from './postgres.ts';
+import { connected, queued, startWorkers, withSchema, writeConfig } from './postgres.ts';
 import { type ServerProcess, startServerProcess } from './server-process.ts';
 import { newSecret } from './signed-requests.ts';
 
@@ -108,16 +107,7 @@ async function run(
       url: `http://127.0.0.1:${destination.port}/in`,
       concurrency: DEFAULT_CONCURRENCY,
     });
-    for (let i = 0; i < workers; i++)
-      processes.push(
-        await startServerProcess(`leadrelay worker ${i + 1}`, {
-          args: [join(ROOT, 'bin/leadrelay.js'), 'worker', '--config', configFile],
-          env: leadrelayEnv(),
-          cwd: ROOT,
-          readyMessage: 'worker started',
-          timeoutMs: 60_000,
-        }),
-      );
+    await startWorkers(configFile, workers, processes);
     // The workers have migrated the database; store the backlog as ingest would.
     const db = await openDatabase(url);
     store.close = () => db.close();

@@ -9,7 +9,7 @@ import { openDatabase } from '../src/db/open-database.ts';
 import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
 import { leadrelayEnv } from './ingest.ts';
 import { runLoad } from './load.ts';
-import { startServerProcess } from './server-process.ts';
+import { type ServerProcess, startServerProcess } from './server-process.ts';
 import { newSecret, SignedRequests } from './signed-requests.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -77,17 +77,9 @@ export async function benchPostgres(options: {
         concurrency: options.concurrency,
       });
       const store = await openDatabase(url);
-      const processes = [];
+      const processes: ServerProcess[] = [];
       try {
-        for (let i = 0; i < workers; i++)
-          processes.push(
-            await startServerProcess(`leadrelay worker ${i + 1}`, {
-              args: [join(ROOT, 'bin/leadrelay.js'), 'worker', '--config', configFile],
-              env: leadrelayEnv(),
-              cwd: ROOT,
-              readyMessage: 'worker started',
-            }),
-          );
+        await startWorkers(configFile, workers, processes);
         const events = queued(options.queuedEvents, keys);
         for (let i = 0; i < events.length; i += 500) await storeEvents(store.db, events.slice(i, i + 500));
         const started = performance.now();
@@ -148,6 +140,29 @@ export async function withSchema<T>(
     for (const client of clients.splice(0)) await client.end().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts `count` `leadrelay worker` processes on `configFile`, one after
+ * another, each pushed to `into` as soon as it runs (so a caller's cleanup
+ * stops those started before a failure).
+ */
+export async function startWorkers(
+  configFile: string,
+  count: number,
+  into: ServerProcess[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  for (let i = 0; i < count; i++)
+    into.push(
+      await startServerProcess(`leadrelay worker ${i + 1}`, {
+        args: [join(ROOT, 'bin/leadrelay.js'), 'worker', '--config', configFile],
+        env: leadrelayEnv(),
+        cwd: ROOT,
+        readyMessage: 'worker started',
+        timeoutMs,
+      }),
+    );
 }
 
 /** A config with one `hook` webhook connector (or none), on the database at `url`. */
