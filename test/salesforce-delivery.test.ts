@@ -91,6 +91,21 @@ describe('a qualified lead in Salesforce', () => {
     // The API version is set explicitly (jsforce would use 50.0), and one token served every call.
     expect(sandbox.apiRequests().every((r) => r.path.startsWith('/services/data/v62.0/'))).toBe(true);
     expect(sandbox.tokenRequests.map((t) => [t.grantType, t.ok])).toEqual([['client_credentials', true]]);
+    // What one lead alone costs of the org's daily API allowance (docs/performance.md, Salesforce):
+    // four calls, the token aside (one per process, renewed when it expires).
+    expect(
+      sandbox
+        .apiRequests()
+        .map(
+          (r) =>
+            `${r.method} ${r.path.replace('/services/data/v62.0', '')}${r.soql ? ` ${r.soql.split(' WHERE')[0]}` : ''}`,
+        ),
+    ).toEqual([
+      'GET /query SELECT Id, Email, Phone, IsConverted, ConvertedContactId FROM Lead',
+      'GET /query SELECT Id, Email, Phone FROM Contact',
+      'POST /sobjects/Lead',
+      'POST /sobjects/Task',
+    ]);
   });
 
   it('updates the existing Lead with that email instead, leaving LeadSource and the company it has', async () => {
