@@ -127,6 +127,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // one database split rate limits between them (docs/scaling.md).
     const registry = new WorkerRegistry(store, worker.owner, {
       now,
+      onBeatFailed: (error) =>
+        logger.warn(
+          { err: error },
+          'could not write this worker’s heartbeat; after 8 s without one, others take over its deliveries',
+        ),
       onOrphans: (count) => {
         logger.warn({ deliveries: count }, 'taking over deliveries of a worker that stopped (no heartbeat)');
         worker.wake();

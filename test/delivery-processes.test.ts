@@ -1,5 +1,8 @@
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
+import { expireOrphanedLeases } from '../src/outbox/expire-orphaned-leases.ts';
+import { DEAD_AFTER_MS } from '../src/outbox/worker-registry.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import {
@@ -162,6 +165,51 @@ describeEachDialect('a dead worker’s deliveries', () => {
     await untilAllDelivered(service);
     const rows = await service.store.db.selectFrom('deliveries').select(['status', 'attempts']).execute();
     expect(rows).toEqual(ids.map(() => ({ status: 'delivered', attempts: 2 })));
+  });
+
+  it('are only those of a worker seen and then silent: an owner with no heartbeat row keeps its lease', async () => {
+    const { service } = await setup({});
+    const [silent, unknown, live] = await postMany(service, 3);
+    const { db, adapter } = service.store;
+    const clock = Number(
+      (await sql<{ now: number }>`select ${adapter.clockMs()} as now`.execute(db)).rows[0]!.now,
+    );
+    await db
+      .insertInto('workers')
+      .values([
+        { id: 'silent', last_seen: clock - 20_000 },
+        { id: 'live', last_seen: clock },
+      ])
+      .execute();
+    const leaseEnds = Date.now() + 60_000;
+    for (const [eventId, owner] of [
+      [silent, 'silent'],
+      [unknown, 'never-beat'],
+      [live, 'live'],
+    ] as const)
+      await db
+        .updateTable('deliveries')
+        .set({ status: 'leased', lease_owner: owner, lease_expires_at: leaseEnds })
+        .where('event_id', '=', eventId!)
+        .execute();
+
+    const ended = await expireOrphanedLeases(db, {
+      self: 'me',
+      now: Date.now(),
+      unseenForMs: DEAD_AFTER_MS,
+      clockMs: adapter.clockMs(),
+    });
+    expect(ended).toBe(1);
+    const rows = await db
+      .selectFrom('deliveries')
+      .select(['lease_owner', 'lease_expires_at'])
+      .orderBy('lease_owner')
+      .execute();
+    expect(rows.map((row) => [row.lease_owner, Number(row.lease_expires_at) < Date.now()])).toEqual([
+      ['live', false],
+      ['never-beat', false],
+      ['silent', true],
+    ]);
   });
 
   it('are not taken from a live worker whose call outlasts the dead-after time', async () => {

@@ -1,6 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MAIN_FILE_KEYS } from '../src/config/database-schema.ts';
+import { mainConfigSchema } from '../src/config/main-schema.ts';
 import { runCli } from './helpers/cli.ts';
 import { newSecret } from './helpers/harness.ts';
 import { tempDir } from './helpers/temp-dir.ts';
@@ -82,6 +84,8 @@ describe('start-up', () => {
   });
 
   it('deliveries list answers while a connector file is broken; a broken database section is named by file:line:col', async () => {
+    const valid = configWith('type: webhook\nurl: http://127.0.0.1:9/in\n');
+    expect((await runCli(['migrate', '--config', valid])).code).toBe(0);
     const broken = configWith('type: webhook\nurl: 42\nunknown_key: true\n');
     expect((await runCli(['check', '--config', broken])).code).toBe(1);
     const listed = await runCli(['deliveries', 'list', '--config', broken]);
@@ -94,5 +98,26 @@ describe('start-up', () => {
     expect(refused.stderr).toMatch(
       /leadrelay\.yaml:2:\d+: database\.durability: must be one of "full", "normal"/,
     );
+  });
+
+  it('deliveries list refuses a misspelled database section and a database that does not exist, rather than show an empty queue', async () => {
+    const misspelled = configWith('type: webhook\nurl: http://127.0.0.1:9/in\n');
+    writeFileSync(misspelled, readFileSync(misspelled, 'utf8').replace('database:', 'databse:'));
+    const typo = await runCli(['deliveries', 'list', '--config', misspelled]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(
+      /leadrelay\.yaml:2:1: databse: unknown key "databse"; did you mean "database"\?/,
+    );
+
+    const nowhere = join(dir.path, 'never-created.db');
+    const missing = configWith('type: webhook\nurl: http://127.0.0.1:9/in\n', `{ url: "sqlite:${nowhere}" }`);
+    const refused = await runCli(['deliveries', 'list', '--config', missing]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`no database at ${nowhere}`);
+    expect(existsSync(nowhere)).toBe(false);
+  });
+
+  it('knows every top-level key of the main file (a reader of database: alone refuses the others by name)', () => {
+    expect([...MAIN_FILE_KEYS]).toEqual(Object.keys(mainConfigSchema.shape));
   });
 });

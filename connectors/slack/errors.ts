@@ -1,13 +1,24 @@
-// The SDK's error classes from their own small module (the same one its
-// client throws from), so reading the configuration does not load the SDK.
-import {
+import type {
   WebAPIHTTPError,
   WebAPIPlatformError,
   WebAPIRateLimitedError,
   WebAPIRequestError,
-} from '@slack/web-api/dist/errors.js';
+} from '@slack/web-api';
 import { type DeliveryError, isRetryableStatus, PermanentError, RetryableError } from '../errors.ts';
 import { transportFailure } from '../transport-failure.ts';
+
+// The SDK's errors are told apart by their `code` (its ErrorCode values),
+// not by `instanceof`: that needs the SDK's classes loaded when the
+// configuration is read, and holds only while the SDK ships one build (CJS
+// today) rather than separate ESM and CJS copies of its classes.
+const hasCode =
+  <T>(code: string) =>
+  (error: unknown): error is T =>
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+const isPlatformError = hasCode<WebAPIPlatformError>('slack_webapi_platform_error');
+const isRateLimitedError = hasCode<WebAPIRateLimitedError>('slack_webapi_rate_limited_error');
+const isHttpError = hasCode<WebAPIHTTPError>('slack_webapi_http_error');
+const isRequestError = hasCode<WebAPIRequestError>('slack_webapi_request_error');
 
 /** What went wrong is about the channel: every alert to it fails the same way until an admin acts. */
 const CHANNEL_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived']);
@@ -51,7 +62,7 @@ export interface SlackFailure {
  * a bot outside the channel, a bad token or invalid blocks are not.
  */
 export function slackFailure(error: unknown, channel: string, connector: string): SlackFailure {
-  if (error instanceof WebAPIPlatformError) {
+  if (isPlatformError(error)) {
     const code = error.data.error;
     const detail = platformDetail(error);
     if (RETRYABLE_ERRORS.has(code)) {
@@ -74,7 +85,7 @@ export function slackFailure(error: unknown, channel: string, connector: string)
       }),
     };
   }
-  if (error instanceof WebAPIRateLimitedError) {
+  if (isRateLimitedError(error)) {
     return {
       scope: 'message',
       error: new RetryableError(`Slack rate limit for ${channel}: retry after ${error.retryAfter} s`, {
@@ -84,7 +95,7 @@ export function slackFailure(error: unknown, channel: string, connector: string)
       }),
     };
   }
-  if (error instanceof WebAPIHTTPError) {
+  if (isHttpError(error)) {
     const body = typeof error.body === 'string' ? error.body.slice(0, 300) : '';
     const message = `HTTP ${error.statusCode} from Slack${body ? `: ${body}` : ''}`;
     const options = { statusCode: error.statusCode, response: body, cause: error };
@@ -95,7 +106,7 @@ export function slackFailure(error: unknown, channel: string, connector: string)
         : new PermanentError(message, options),
     };
   }
-  if (error instanceof WebAPIRequestError) {
+  if (isRequestError(error)) {
     const failure = transportFailure(error.original);
     const reason =
       failure?.kind === 'timeout' ? 'timed out' : (failure?.reason ?? (error.original as Error).message);

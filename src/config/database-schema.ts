@@ -15,3 +15,19 @@ export const databaseSchema = z
   .prefault({});
 
 export type DatabaseSettings = z.output<typeof databaseSchema>;
+
+/**
+ * The main file's top-level keys, for reading `database:` alone without the
+ * whole schema: a misspelled `databse:` is still refused with a suggestion.
+ * `test/start-up.test.ts` keeps this list equal to the main schema's keys.
+ */
+export const MAIN_FILE_KEYS = [
+  'server',
+  'database',
+  'sources',
+  'routes',
+  'mapping',
+  'delivery',
+  'drift_watch',
+  'alerts',
+] as const;

@@ -2,12 +2,16 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
-import { type DatabaseSettings, databaseSchema } from './database-schema.ts';
+import { type DatabaseSettings, databaseSchema, MAIN_FILE_KEYS } from './database-schema.ts';
 import { databaseUrl, withDotEnv } from './environment.ts';
 import { validateYaml } from './schema-problems.ts';
 import { YamlFile } from './yaml-file.ts';
 
-const databaseOnly = z.object({ database: databaseSchema });
+// Every other section is taken as it is (loadConfig checks it); only its name must be one.
+const databaseOnly = z.strictObject({
+  ...Object.fromEntries(MAIN_FILE_KEYS.map((key) => [key, z.unknown().optional()])),
+  database: databaseSchema,
+});
 
 /**
  * Only the `database:` section of the main file, with `.env` and
@@ -35,10 +39,16 @@ export function loadDatabaseSettings(
   const env = withDotEnv(dirname(file), options.env ?? process.env);
   const yaml = YamlFile.read(path, env);
   const parsed = validateYaml(yaml, databaseOnly);
-  // A file that does not parse counts (path ''), and so does anything inside `database:`;
-  // an unset variable or a mistake elsewhere does not stop these commands.
+  // A file that does not parse counts (path ''), an unknown top-level key (a misspelled
+  // `database:` would otherwise silently mean the default database), and anything inside
+  // `database:`; an unset variable or a mistake inside another section does not stop these commands.
+  const topLevel = new Set<string>(MAIN_FILE_KEYS);
   const problems = yaml.problems.filter(
-    (problem) => problem.path === '' || problem.path === 'database' || problem.path.startsWith('database.'),
+    (problem) =>
+      problem.path === '' ||
+      problem.path === 'database' ||
+      problem.path.startsWith('database.') ||
+      (!problem.path.includes('.') && !problem.path.includes('[') && !topLevel.has(problem.path)),
   );
   if (problems.length > 0 || !parsed) throw new ConfigError(problems.length > 0 ? problems : yaml.problems);
   return { ...parsed.database, url: databaseUrl(parsed.database.url, env) };

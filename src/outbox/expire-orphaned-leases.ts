@@ -22,6 +22,12 @@ import type { Tables } from '../db/tables.ts';
  * seconds instead of a minute; its late outcome is then not recorded (the
  * finish is guarded by owner).
  *
+ * Dead means *seen, then silent*: an owner with no heartbeat row at all (a
+ * worker whose first beat failed, or one from a version that wrote none)
+ * keeps its lease until it runs out, as before heartbeats — an unknown owner
+ * is never assumed dead. A worker unseen for an hour loses its row
+ * (worker-registry.ts); its leases ran out long before.
+ *
  * Only leases not yet expired are touched: expired ones are claimable
  * already. `status` is a literal so SQLite can use the partial index over
  * leased rows (see claim-deliveries.ts).
@@ -30,17 +36,17 @@ export async function expireOrphanedLeases(
   db: Kysely<Tables>,
   options: { self: string; now: number; unseenForMs: number; clockMs: RawBuilder<number> },
 ): Promise<number> {
-  const live = db
+  const dead = db
     .selectFrom('workers')
     .select('id')
-    .where(sql<boolean>`last_seen >= ${options.clockMs} - ${options.unseenForMs}`);
+    .where(sql<boolean>`last_seen < ${options.clockMs} - ${options.unseenForMs}`);
   const result = await db
     .updateTable('deliveries')
     .set({ lease_expires_at: options.now - 1 })
     .where('status', '=', sql.lit('leased'))
     .where('lease_expires_at', '>=', options.now)
     .where('lease_owner', '<>', options.self)
-    .where('lease_owner', 'not in', live)
+    .where('lease_owner', 'in', dead)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

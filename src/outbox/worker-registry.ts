@@ -42,6 +42,8 @@ export class WorkerRegistry {
       now?: () => number;
       /** Leases of dead workers were ended now: claim them. */
       onOrphans?: (count: number) => void;
+      /** A heartbeat could not be written (siblings will see this worker as dead after 8 s of these). */
+      onBeatFailed?: (error: unknown) => void;
     } = {},
   ) {}
 
@@ -52,10 +54,10 @@ export class WorkerRegistry {
 
   /** Writes the first heartbeat (so the count is right before the first claim) and keeps beating. */
   async start(): Promise<void> {
-    await this.beat().catch(() => {});
+    await this.beat().catch((error: unknown) => this.options.onBeatFailed?.(error));
     this.timer = setInterval(() => {
       this.beating ??= this.beat()
-        .catch(() => {})
+        .catch((error: unknown) => this.options.onBeatFailed?.(error))
         .finally(() => {
           this.beating = undefined;
         });

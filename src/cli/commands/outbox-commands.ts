@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadDatabaseSettings } from '../../config/load-database-settings.ts';
 import type { Database } from '../../db/database.ts';
 import { openStore } from '../../db/open-store.ts';
@@ -12,7 +14,15 @@ const STATUSES: DeliveryStatus[] = ['pending', 'leased', 'delivered', 'dead'];
 
 // Only the database settings: these commands work while the rest of the configuration is broken.
 async function withStore<T>(configFile: string, run: (store: Database) => Promise<T>): Promise<T> {
-  const { store } = await openStore(loadDatabaseSettings(configFile));
+  const database = loadDatabaseSettings(configFile);
+  // Reading the queue must not create an empty database where none is: that would answer
+  // "No deliveries match." for a database.url (or DATABASE_URL) that points at the wrong place.
+  const file = database.url.startsWith('sqlite:') ? database.url.slice('sqlite:'.length) : undefined;
+  if (file && file !== ':memory:' && !existsSync(resolve(file)))
+    throw new UsageError(
+      `no database at ${resolve(file)}: nothing has been stored there yet — check database.url in ${configFile} (or DATABASE_URL)`,
+    );
+  const { store } = await openStore(database);
   try {
     return await run(store);
   } finally {
