@@ -291,10 +291,12 @@ describe('errors', () => {
   });
 
   it('finds the posted alert even when a busy channel has pages of messages after it, reading no further', async () => {
-    const { slack, post, delivery, attempts } = await startSlackService({
+    // The retry waits an hour, and is made due only once the chatter is in: on a loaded
+    // machine 250 posts can take longer than any fixed wait.
+    const { slack, post, delivery, attempts, service } = await startSlackService({
       sandbox: { channelIntervalMs: 0 },
       slack: { timeout: '300ms', channel_interval: '0s' },
-      delivery: { retry_schedule: ['0s', '3s', '0s'] },
+      delivery: { retry_schedule: ['0s', '1h', '0s'] },
     });
     const other = new WebClient(slack.token, { slackApiUrl: slack.url });
     // Older chatter inside the look-up's window: a third page the retry need not read.
@@ -303,7 +305,14 @@ describe('errors', () => {
     const id = await post(fixedEvent('lead.qualified'));
     await until(() => slack.messages.some((m) => m.metadata), 'the first alert taken');
     // Before the retry: 250 other messages in the channel, more than a page of history.
+    await until(async () => (await attempts(id)).length === 1, 'the first attempt recorded');
     for (let i = 0; i < 250; i++) await other.chat.postMessage({ channel: '#sales', text: `chatter ${i}` });
+    await service.store.db
+      .updateTable('deliveries')
+      .set({ next_attempt_at: Date.now() })
+      .where('event_id', '=', id)
+      .where('status', '=', 'pending')
+      .execute();
     await until(async () => (await delivery(id)).status === 'delivered', 'delivered');
     const log = await attempts(id);
     expect(log.map((a) => a.outcome)).toEqual(['retry', 'delivered']);

@@ -210,32 +210,18 @@ export class DeliveryWorker {
       const group = rows.slice(i, i + batchSize);
       slots.limiter.take(1);
       slots.inflight++;
-      // The slot is the destination's: it is given back as soon as the
-      // destination has answered, while the outcome is still being recorded
-      // (the rows stay leased and held until then, so no claim takes them).
-      let slotFreed = false;
-      const freeSlot = () => {
-        if (slotFreed) return;
-        slotFreed = true;
-        slots.inflight--;
-        this.wakeSoon();
-      };
-      const run = this.perform(config, connector, group, freeSlot).finally(() => {
+      const run = this.perform(config, connector, group).finally(() => {
         this.leases.release(group.map((row) => row.id));
-        freeSlot();
+        slots.inflight--;
         this.running.delete(run);
+        this.wakeSoon();
       });
       this.running.add(run);
     }
     return !probe && rows.length === limit;
   }
 
-  private async perform(
-    config: LoadedConfig,
-    connector: Connector,
-    rows: ClaimedDelivery[],
-    answered: () => void,
-  ): Promise<void> {
+  private async perform(config: LoadedConfig, connector: Connector, rows: ClaimedDelivery[]): Promise<void> {
     const ready: { row: ClaimedDelivery; context: DeliveryContext }[] = [];
     for (const row of rows) ready.push({ row, context: await this.contextFor(connector, row) });
 
@@ -253,7 +239,6 @@ export class DeliveryWorker {
       outcomes = ready.map(() => error);
     }
     const durationMs = performance.now() - started;
-    answered();
     const requestSummary = summarizeRequests(made, ready.length);
     await this.finish(
       ready.map((entry, i) =>
