@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/open-database.ts';
 import { storeEvents } from '../src/outbox/store-events.ts';
 import { DEFAULT_CONCURRENCY } from './delivery.ts';
@@ -101,7 +102,7 @@ async function run(
     cwd: ROOT,
   });
   const processes: ServerProcess[] = [];
-  const store = { close: async () => {} };
+  let db: Database | undefined;
   try {
     const configFile = writeConfig(dir, url, newSecret(), {
       url: `http://127.0.0.1:${destination.port}/in`,
@@ -109,8 +110,7 @@ async function run(
     });
     await startWorkers(configFile, workers, processes);
     // The workers have migrated the database; store the backlog as ingest would.
-    const db = await openDatabase(url);
-    store.close = () => db.close();
+    db = await openDatabase(url);
     const events = queued(options.events, options.events);
     for (let i = 0; i < events.length; i += 500) await storeEvents(db.db, events.slice(i, i + 500));
     if (database === 'postgres')
@@ -141,7 +141,7 @@ async function run(
     };
   } finally {
     await Promise.all(processes.map((worker) => worker.stop()));
-    await store.close();
+    await db?.close();
     await destination.stop();
   }
 }
