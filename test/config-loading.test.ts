@@ -93,7 +93,9 @@ describe('configuration errors name file, line, column and key path', () => {
     [
       'a route condition that does not compile',
       `${VALID_SOURCE}routes:\n  - on: "*"\n    when: "lead.score | bogus_filter"\n    to: [slack]\n`,
-      ['6:11: routes[0].when: invalid condition: unknown filter "bogus_filter"'],
+      [
+        '6:11: routes[0].when: invalid condition: unexpected "|": a condition takes no filters (compare the field itself) (column 12 of the condition)',
+      ],
     ],
     [
       'a route limited to a source that does not exist',

@@ -153,6 +153,9 @@ function checkAlertTarget(
 
 function compileRoutes(yaml: YamlFile, main: MainConfig): CompiledRoute[] {
   const sourceNames = Object.keys(main.sources);
+  const mappedFields = new Set(
+    Object.values(main.sources).flatMap((source) => Object.keys(source.map?.fields ?? {})),
+  );
   return main.routes.map((route, index) => {
     const from = route.from === undefined ? [] : Array.isArray(route.from) ? route.from : [route.from];
     from.forEach((name, i) => {
@@ -162,7 +165,7 @@ function compileRoutes(yaml: YamlFile, main: MainConfig): CompiledRoute[] {
       }
     });
     try {
-      return compileRoute(route);
+      return compileRoute(route, mappedFields);
     } catch (error) {
       yaml.report(['routes', index, 'when'], `invalid condition: ${(error as Error).message}`);
       return compileRoute({ ...route, when: undefined });

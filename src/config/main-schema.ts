@@ -200,7 +200,7 @@ const eventTypeOrAll = z.enum([...EVENT_TYPES, '*']);
 const routeSchema = z.strictObject({
   on: z.union([eventTypeOrAll, z.array(eventTypeOrAll).min(1)]),
   from: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  when: z.string().min(1).optional(),
+  when: z.string().min(1, 'the condition is empty (leave out when: to take every event)').optional(),
   to: z.array(z.string().min(1)).min(1, 'name at least one connector'),
 });
 

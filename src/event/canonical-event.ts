@@ -66,7 +66,17 @@ const baseEvent = z.looseObject({
   occurred_at: timestamp.optional(),
   contact: contact.optional(),
   conversation: conversation.optional(),
-  lead: z.looseObject({ score: z.number().optional() }).optional(),
+  // What a bot collected while qualifying: only the score is checked; the
+  // others are named so conditions and templates can be checked against them.
+  lead: z
+    .looseObject({
+      score: z.number().optional(),
+      use_case: z.unknown().optional(),
+      budget: z.unknown().optional(),
+      timeline: z.unknown().optional(),
+      answers: z.unknown().optional(),
+    })
+    .optional(),
   escalation: z
     .looseObject({
       reason: z.string().optional(),

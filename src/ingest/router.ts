@@ -1,4 +1,5 @@
 import type { RouteConfig } from '../config/main-schema.ts';
+import { canonicalPathProblem } from '../event/canonical-fields.ts';
 import { type Condition, compileCondition } from '../mapping/condition.ts';
 
 /** A route ready to match: its condition compiled once, at load time. */
@@ -9,14 +10,25 @@ export interface CompiledRoute {
   to: readonly string[];
 }
 
-/** Throws the template engine's error for a bad `when:`; the loader turns it into `file:line:col`. */
-export function compileRoute(route: RouteConfig): CompiledRoute {
+/**
+ * Throws for a bad `when:` (grammar, filters, or a field the canonical event
+ * does not have); the loader turns it into `file:line:col`. `mappedFields` are
+ * the dotted fields this configuration's source mappings write, which a
+ * condition may also read.
+ */
+export function compileRoute(
+  route: RouteConfig,
+  mappedFields: ReadonlySet<string> = new Set(),
+): CompiledRoute {
   const on = Array.isArray(route.on) ? route.on : [route.on];
   const from = route.from === undefined ? undefined : Array.isArray(route.from) ? route.from : [route.from];
   return {
     types: on.includes('*') ? 'all' : new Set(on),
     sources: from ? new Set(from) : 'all',
-    when: route.when === undefined ? undefined : compileCondition(route.when),
+    when:
+      route.when === undefined
+        ? undefined
+        : compileCondition(route.when, (path) => canonicalPathProblem(path.segments, mappedFields)),
     to: route.to,
   };
 }

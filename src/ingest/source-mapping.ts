@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EVENT_TYPES, type EventType, TRANSCRIPT_LIMITS } from '../event/canonical-event.ts';
-import { type Condition, compileCondition } from '../mapping/condition.ts';
+import { type Condition, compileCondition, rootsCheck } from '../mapping/condition.ts';
 import { engine } from '../mapping/engine.ts';
 import { explain } from '../mapping/template.ts';
 import { templateField } from '../mapping/template-field.ts';
@@ -26,11 +26,15 @@ export interface SourceInfo {
   base_url?: string | undefined;
 }
 
+/** What a mapping's templates and conditions read (see the module comment). */
+const MAPPING_ROOTS = ['payload', 'headers', 'source'] as const;
+
 /** A route-style `when:` condition compiled at load time. */
-function conditionField() {
+function conditionField(roots: readonly string[]) {
+  const checkPath = rootsCheck(roots);
   return z.string().transform((source, ctx): Condition => {
     try {
-      return compileCondition(source);
+      return compileCondition(source, checkPath);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: `invalid condition: ${(error as Error).message}` });
       return z.NEVER;
@@ -66,7 +70,7 @@ export const sourceMapSchema = z.strictObject({
   id: templateField().optional(),
   /** The first rule whose `when` holds picks the type; none → the payload is recorded as ignored. */
   type: z
-    .array(z.strictObject({ when: conditionField().optional(), value: z.enum(EVENT_TYPES) }))
+    .array(z.strictObject({ when: conditionField(MAPPING_ROOTS).optional(), value: z.enum(EVENT_TYPES) }))
     .min(1, 'list at least one rule'),
   /** Dotted canonical path → template, e.g. `contact.email: "{{ payload.meta.sender.email }}"`. */
   fields: z
@@ -84,7 +88,7 @@ export const sourceMapSchema = z.strictObject({
        * message followed by its later parts.
        */
       from: z.union([expressionField(), z.array(expressionField()).min(1)]),
-      when: conditionField().optional(),
+      when: conditionField([...MAPPING_ROOTS, 'item', 'index']).optional(),
       role: templateField(),
       text: templateField(),
       at: templateField().optional(),
