@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { spawnLeadrelay } from './helpers/child-server.ts';
 import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { tempDir } from './helpers/temp-dir.ts';
@@ -97,6 +99,32 @@ describe('exit codes and configuration errors', () => {
     );
     expect((await run(['migrate'], { LEADRELAY_CONFIG: file })).code).toBe(0);
   });
+
+  it('serve exits 2 with a plain reason when its port is taken, instead of living on as a worker', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const file = join(dir.path, 'busy.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        server: { host: '127.0.0.1', port },
+        database: { url: `sqlite:${join(dir.path, 'busy.sqlite')}` },
+        sources: {},
+      }),
+    );
+    const serve = spawnLeadrelay(['serve', '--config', file], { PORT: undefined });
+    try {
+      // Before the fix it never exited; vitest's timeout would fail the test.
+      expect(await serve.exited).toBe(2);
+      expect(serve.output()).toContain(
+        `leadrelay: cannot listen on 127.0.0.1:${port}: the address is already in use`,
+      );
+    } finally {
+      serve.child.kill('SIGKILL');
+      taken.close();
+    }
+  }, 60_000);
 
   it('exits 1 for an unknown command', async () => {
     const result = await run(['frobnicate']);

@@ -109,11 +109,25 @@ function args<T extends Record<string, { type: 'string' | 'boolean'; short?: str
 async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promise<number> {
   const { values } = args(argv, { 'no-worker': { type: 'boolean' } });
   const { startService } = await import('../service.ts');
-  const service = await startService({
-    config: configPath(values.config),
-    http: mode === 'serve',
-    worker: mode === 'worker' || !values['no-worker'],
-  });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService({
+      config: configPath(values.config),
+      http: mode === 'serve',
+      worker: mode === 'worker' || !values['no-worker'],
+      // Beside HTTP, the worker gets a thread of its own (docs/scaling.md, "The worker's thread").
+      workerIn: mode === 'serve' ? 'thread' : 'main',
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    // Whatever start-up opened (database, worker timers) would keep the
+    // process alive: a supervisor must see a `serve` that cannot listen exit
+    // non-zero, not a process that looks healthy and takes no webhooks.
+    console.error(
+      `leadrelay: ${startFailure(error as Error & { code?: string; address?: string; port?: number })}`,
+    );
+    process.exit(2);
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       service.logger.info({ signal }, 'shutting down');
@@ -125,6 +139,18 @@ async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promis
   await service.stop();
   service.logger.flush();
   return 0;
+}
+
+/** Why `serve` could not start, in words an operator can act on. */
+function startFailure(error: Error & { code?: string; address?: string; port?: number }): string {
+  const where = error.address === undefined ? '' : ` ${error.address}:${error.port}`;
+  if (error.code === 'EADDRINUSE')
+    return `cannot listen on${where}: the address is already in use (is another leadrelay running? stop it or change server.port)`;
+  if (error.code === 'EACCES')
+    return `cannot listen on${where}: permission denied (ports below 1024 need privileges; use a higher server.port behind a proxy)`;
+  if (error.code === 'EADDRNOTAVAIL')
+    return `cannot listen on${where}: no network interface has this address (check server.host)`;
+  return error.message;
 }
 
 async function demo(argv: string[]): Promise<number> {
