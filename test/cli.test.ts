@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,15 @@ describe('leadrelay send-test', () => {
   afterAll(() => service.close());
 
   it('signs and posts a sample of each event type, printing each response', async () => {
-    const result = await run(['send-test', '--config', service.configFile, '--url', service.url]);
+    const result = await run([
+      'send-test',
+      '--config',
+      service.configFile,
+      '--url',
+      service.url,
+      '--wait',
+      '0',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/lead\.qualified\s+→ 202 \{"id":"ev_\w+","deliveries":1\}/);
@@ -44,6 +53,8 @@ describe('leadrelay send-test', () => {
       service.url,
       '--type',
       'conversation.escalated',
+      '--wait',
+      '0',
     ]);
     expect(one.code).toBe(0);
     expect(one.stdout.trim().split('\n')).toHaveLength(1);
@@ -67,6 +78,78 @@ describe('leadrelay send-test', () => {
   });
 });
 
+describe('leadrelay send-test follows what it sent', () => {
+  let service: TestService;
+  let receiver: Server;
+  const secret = newSecret();
+
+  beforeAll(async () => {
+    receiver = createHttpServer((_request, response) => response.writeHead(200).end('ok'));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    // A port where nothing listens (fetch refuses well-known ports such as 9 outright).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    service = await startTestService(
+      {
+        sources: { 'website-bot': { verify: { secrets: [secret] } } },
+        routes: [{ on: 'lead.qualified', to: ['receiver', 'forward'] }],
+      },
+      {
+        worker: true,
+        connectors: {
+          receiver: { type: 'webhook', url: `http://127.0.0.1:${port}/hook` },
+          // Where the example configuration's forward connector points when nothing runs there.
+          forward: { type: 'webhook', url: `http://127.0.0.1:${closedPort}/leadrelay` },
+        },
+      },
+    );
+  });
+  afterAll(async () => {
+    await service.close();
+    receiver.close();
+  });
+
+  it('prints each delivery: delivered, or the failed attempt with its next try and what to do', async () => {
+    const result = await run([
+      'send-test',
+      '--config',
+      service.configFile,
+      '--url',
+      service.url,
+      '--type',
+      'lead.qualified',
+      '--wait',
+      '120',
+    ]);
+    expect(result.code).toBe(0);
+    const id = /"id":"(ev_\w+)"/.exec(result.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(result.stdout).toContain(`${id} → receiver: delivered`);
+    expect(result.stdout).toMatch(
+      new RegExp(`${id} → forward: attempt 1 failed: .*connection refused.*; next try in \\d+ s`),
+    );
+    expect(result.stdout).toContain('npx leadrelay sandbox webhook');
+  });
+
+  it('refuses a mapped source, whose mapping would ignore every canonical sample, and says what to do', async () => {
+    const file = join(service.dir, 'mapped.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        database: { url: `sqlite:${join(service.dir, 'unused.sqlite')}` },
+        sources: { chat: { format: 'chatwoot', verify: { secrets: [secret] } } },
+      }),
+    );
+    const result = await run(['send-test', '--config', file, '--source', 'chat']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('source "chat" takes chatwoot\'s own payloads (format: chatwoot)');
+    expect(result.stderr).toContain('leadrelay preview --source chat PAYLOAD.json');
+  });
+});
+
 describe('exit codes and configuration errors', () => {
   const dir = tempDir();
   afterAll(dir.cleanup);
@@ -86,7 +169,7 @@ describe('exit codes and configuration errors', () => {
       stringify({ database: { url: `sqlite:${join(dir.path, 'db.sqlite')}` }, sources: {} }),
     );
     expect((await run(['migrate', '--config', file])).stdout.trim()).toBe(
-      'applied: 0001-initial, 0002-raw-payloads',
+      'applied: 0001-initial, 0002-raw-payloads, 0003-event-corrections',
     );
     expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('database is up to date');
   });

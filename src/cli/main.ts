@@ -2,6 +2,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { configPath } from '../config/config-path.ts';
+import { COMMAND_HELP, HELP, usageErrorText } from './help.ts';
 import { UsageError } from './usage-error.ts';
 
 // Each command loads what it needs when it runs, so `--help` and the small
@@ -11,38 +12,17 @@ const configModule = () => import('../config/load-config.ts');
 const storeModule = () => import('../db/open-store.ts');
 const previewModule = () => import('../preview/preview-event.ts');
 
-const HELP = `leadrelay — chatbot webhooks in, CRM records and sales alerts out
-
-Usage: leadrelay <command> [--config PATH]
-
-Commands:
-  demo                  the whole pipeline locally: sandbox HubSpot, Salesforce, Slack and a
-                        webhook receiver, sample events, a summary; then serves until Ctrl-C
-                        [--exit] [--json-summary FILE] [--dir PATH] [--timeout SECONDS]
-  serve [--no-worker]   HTTP server and delivery worker (--no-worker: HTTP only)
-  worker                delivery worker only (run several for scale-out)
-  migrate               apply database migrations
-  send-test             sign and POST sample events to a running server
-                        [--source NAME] [--type TYPE] [--url URL]
-  check                 validate the configuration (exit 1 with file:line:col lines)
-  preview EVENT.json    print the requests each routed connector would send; sends nothing
-                        [--connector NAME] [--source NAME] [--json]; with a mapped --source,
-                        EVENT.json is the platform's raw payload and the canonical event is shown first
-  preview --event ID    run an event that arrived (ignored ones too) through the files on disk
-                        now: the canonical event, each route's verdict, the requests [--json]
-  sources               per source: last event, counts by type and outcome, fields missing,
-                        drift warnings [--json]
-  schema                write JSON Schemas for the YAML files to config/schema/
-  deliveries list       outbox rows [--status pending|leased|delivered|dead] [--connector NAME] [--json]
-  deliveries retry      put dead deliveries back in the queue: ID… | --dead [--connector NAME]
-  events show ID        one event with its deliveries and attempts [--json]
-  events replay ID      deliver an event again to its routes
-
---config defaults to $LEADRELAY_CONFIG, then config/leadrelay.yaml.`;
-
 /** Runs one command; resolves to the exit code (0 ok, 1 bad input or config, 2 runtime failure). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (
+    command !== undefined &&
+    Object.hasOwn(COMMAND_HELP, command) &&
+    (rest.includes('--help') || rest.includes('-h'))
+  ) {
+    console.log(COMMAND_HELP[command]);
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve':
@@ -67,8 +47,18 @@ export async function main(argv: string[]): Promise<number> {
         return await events(rest);
       case 'demo':
         return await demo(rest);
-      case undefined:
+      case '--version':
+      case '-v':
+        console.log(await version());
+        return 0;
       case 'help':
+        if (rest[0] !== undefined && Object.hasOwn(COMMAND_HELP, rest[0])) {
+          console.log(COMMAND_HELP[rest[0]]);
+          return 0;
+        }
+        console.log(HELP);
+        return 0;
+      case undefined:
       case '--help':
       case '-h':
         console.log(HELP);
@@ -87,12 +77,24 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error((error as Error).message);
+      console.error(usageErrorText(command, error as Error & { code?: string }));
       return 1;
     }
     console.error(`leadrelay: ${(error as Error).message}`);
     return 2;
   }
+}
+
+/** The version in leadrelay's package.json (from src/cli or dist/src/cli alike). */
+async function version(): Promise<string> {
+  const { readFileSync, existsSync } = await import('node:fs');
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'leadrelay') return `leadrelay ${pkg.version}`;
+  }
+  return 'leadrelay (version unknown)';
 }
 
 function args<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(
@@ -115,8 +117,6 @@ async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promis
       config: configPath(values.config),
       http: mode === 'serve',
       worker: mode === 'worker' || !values['no-worker'],
-      // Beside HTTP, the worker gets a thread of its own (docs/scaling.md, "The worker's thread").
-      workerIn: mode === 'serve' ? 'thread' : 'main',
     });
   } catch (error) {
     if (error instanceof ConfigError) throw error;
@@ -190,13 +190,18 @@ async function runSendTest(argv: string[]): Promise<number> {
     source: { type: 'string' },
     type: { type: 'string' },
     url: { type: 'string' },
+    wait: { type: 'string' },
   });
+  const wait = values.wait === undefined ? undefined : Number(values.wait);
+  if (wait !== undefined && !(wait >= 0))
+    throw new UsageError('--wait takes a number of seconds (0 to skip)');
   const { sendTest } = await import('./commands/send-test.ts');
   const ok = await sendTest({
     configPath: configPath(values.config),
     source: values.source,
     type: values.type,
     url: values.url,
+    waitMs: wait === undefined ? undefined : wait * 1000,
     print: (line) => console.log(line),
   });
   return ok ? 0 : 2;
@@ -309,7 +314,7 @@ async function deliveries(argv: string[]): Promise<number> {
   const file = configPath(values.config);
   const print = (text: string) => console.log(text);
   if (action === 'list') {
-    const limit = values.limit ? Number(values.limit) : undefined;
+    const limit = positiveCount(values.limit, '--limit');
     return deliveriesList(
       file,
       { status: values.status, connector: values.connector, json: values.json, ...(limit ? { limit } : {}) },
@@ -318,19 +323,51 @@ async function deliveries(argv: string[]): Promise<number> {
   }
   if (action === 'retry')
     return deliveriesRetry(file, { ids: positionals, dead: values.dead, connector: values.connector }, print);
-  throw new UsageError('usage: leadrelay deliveries list|retry …');
+  throw new UsageError(`usage: leadrelay deliveries list|retry …\n\n${COMMAND_HELP.deliveries}`);
 }
 
 async function events(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  const { values, positionals } = args(rest, { json: { type: 'boolean' } });
-  const [id] = positionals;
-  const { eventsShow, eventsReplay } = await import('./commands/outbox-commands.ts');
+  const { values, positionals } = args(rest, {
+    json: { type: 'boolean' },
+    email: { type: 'string' },
+    type: { type: 'string' },
+    source: { type: 'string' },
+    since: { type: 'string' },
+    limit: { type: 'string' },
+  });
+  const { eventsList, eventsShow, eventsReplay } = await import('./commands/outbox-commands.ts');
   const file = configPath(values.config);
   const print = (text: string) => console.log(text);
+  if (action === 'list') {
+    if (positionals.length > 0)
+      throw new UsageError(`events list takes no ${positionals[0]}; to find a person: --email ADDRESS`);
+    return eventsList(
+      file,
+      {
+        email: values.email,
+        type: values.type,
+        source: values.source,
+        since: values.since,
+        limit: positiveCount(values.limit, '--limit'),
+        json: values.json,
+      },
+      print,
+    );
+  }
+  const [id] = positionals;
   if (!id || (action !== 'show' && action !== 'replay'))
-    throw new UsageError('usage: leadrelay events show|replay ID');
+    throw new UsageError(`usage: leadrelay events list|show ID|replay ID\n\n${COMMAND_HELP.events}`);
   return action === 'show'
     ? eventsShow(file, id, { json: values.json }, print)
     : eventsReplay(file, id, print);
+}
+
+/** `--limit 20`: a whole number above zero, or undefined when not given. */
+function positiveCount(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1)
+    throw new UsageError(`${option} takes a whole number above 0, not "${text}"`);
+  return count;
 }

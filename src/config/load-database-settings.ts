@@ -28,7 +28,11 @@ const databaseOnly = z.strictObject({
  */
 export function loadDatabaseSettings(
   path: string,
-  options: { env?: Record<string, string | undefined> } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    /** Told how many problems other sections have, which these commands go past. */
+    onOtherProblems?: (count: number) => void;
+  } = {},
 ): DatabaseSettings {
   const file = resolve(path);
   if (!existsSync(file)) {
@@ -51,5 +55,6 @@ export function loadDatabaseSettings(
       (!problem.path.includes('.') && !problem.path.includes('[') && !topLevel.has(problem.path)),
   );
   if (problems.length > 0 || !parsed) throw new ConfigError(problems.length > 0 ? problems : yaml.problems);
+  if (yaml.problems.length > 0) options.onOtherProblems?.(yaml.problems.length);
   return { ...parsed.database, url: databaseUrl(parsed.database.url, env) };
 }
