@@ -35,9 +35,19 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
       () => second.drop(),
       () => Promise.all(stores.map((store) => store.close())),
     );
-    expect(await migrateToLatest(stores[0]!.db as never)).toEqual(['0001-initial', '0002-raw-payloads']);
+    expect(await migrateToLatest(stores[0]!.db as never)).toEqual([
+      '0001-initial',
+      '0002-raw-payloads',
+      '0003-event-corrections',
+      '0004-identities',
+    ]);
     // kysely's migrator, left to itself, finds the first schema's tables by name and skips its own.
-    expect(await migrateToLatest(stores[1]!.db as never)).toEqual(['0001-initial', '0002-raw-payloads']);
+    expect(await migrateToLatest(stores[1]!.db as never)).toEqual([
+      '0001-initial',
+      '0002-raw-payloads',
+      '0003-event-corrections',
+      '0004-identities',
+    ]);
     expect(await stores[1]!.db.selectFrom('deliveries').select('id').execute()).toEqual([]);
   });
 

@@ -1,6 +1,8 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import * as initial from './migrations/0001-initial.ts';
 import * as rawPayloads from './migrations/0002-raw-payloads.ts';
+import * as eventCorrections from './migrations/0003-event-corrections.ts';
+import * as identities from './migrations/0004-identities.ts';
 
 /** One schema step; the shape kysely's Migrator runs. */
 interface Migration {
@@ -13,6 +15,8 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-raw-payloads': rawPayloads,
+  '0003-event-corrections': eventCorrections,
+  '0004-identities': identities,
 };
 
 /** The part of kysely's Migrator we use; the same in 0.28 and 0.29. */

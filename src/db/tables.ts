@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Row shapes of leadrelay's tables. Times are Unix milliseconds in integer
@@ -9,6 +9,8 @@ export interface Tables {
   deliveries: DeliveriesTable;
   attempts: AttemptsTable;
   workers: WorkersTable;
+  event_corrections: EventCorrectionsTable;
+  identities: IdentitiesTable;
 }
 
 /** A delivery worker's heartbeat: how many share a connector's rate limit. */
@@ -33,6 +35,11 @@ export interface EventsTable {
   payload: string;
   /** A mapped source's body as the platform sent it, for `preview --event` (migration 0002). */
   raw_payload: string | null;
+  /**
+   * The canonical event as an operator corrected it (migration 0003), which
+   * deliveries send from then on; null when never corrected. Ingest never writes it.
+   */
+  corrected_payload: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /**
@@ -74,4 +81,32 @@ export interface AttemptsTable {
   /** Short summaries for the admin's timeline; never full bodies with personal data. */
   request_summary: string | null;
   response_summary: string | null;
+}
+
+/** One field an operator corrected in a stored event (docs/admin.md, "Correcting an event"). */
+export interface EventCorrectionsTable {
+  id: Generated<number>;
+  event_id: string;
+  /** The field, as error messages name it: `contact.email`, `conversation.messages[0].text`. */
+  path: string;
+  /** JSON text of the value before; null when the field was absent. */
+  old_value: string | null;
+  /** JSON text of the value after; null when the correction removed the field. */
+  new_value: string | null;
+  /** Who, as the operator named themselves (one admin token is shared, so this is their word). */
+  corrected_by: string;
+  /** The client address the correction came from. */
+  client: string | null;
+  corrected_at: number;
+}
+
+/** The identity map: which destination record an identifier resolved to, per connector (migration 0004). */
+export interface IdentitiesTable {
+  connector: string;
+  /** `conversation:SOURCE:ID`, `visitor:SOURCE:ID`, `email:ADDRESS` or `phone:+E164` (src/identity/identifiers.ts). */
+  identifier: string;
+  /** The connector's own reference, e.g. `contact:101`. */
+  record: string;
+  event_id: string;
+  updated_at: number;
 }

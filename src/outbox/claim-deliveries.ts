@@ -235,7 +235,8 @@ async function withEvents(db: Kysely<Tables>, ids: number[]): Promise<ClaimedDel
       'd.created_at',
       'e.source',
       'e.received_at',
-      'e.payload',
+      // The event as an operator corrected it, when one did (migration 0003); else as it arrived.
+      (eb) => eb.fn.coalesce('e.corrected_payload', 'e.payload').as('payload'),
       (eb) =>
         eb
           .selectFrom('attempts as a')

@@ -6,6 +6,12 @@ import type { DeliveryStatus, Tables } from '../db/tables.ts';
  * `leadrelay deliveries`, the admin dead list and an event's detail (by
  * event id). Shared by the CLI and the admin API so both always agree. The
  * status filter walks the status indexes; `limit` bounds every call.
+ *
+ * `attempts` is the number of attempts in the delivery's attempt log, counted
+ * there (index `attempts_delivery`), not the row's `attempts` column: that
+ * column is the retry schedule's position, which a retry of a dead delivery
+ * restarts at 0 (and an attempt that sent nothing gives back), so it said
+ * "1 attempt(s)" above a timeline of two once a delivery had been retried.
  */
 
 export interface DeliveryRow {
@@ -16,6 +22,7 @@ export interface DeliveryRow {
   type: string;
   connector: string;
   status: DeliveryStatus;
+  /** Attempts made, as many as the attempt log lists (retries included). */
   attempts: number;
   nextAttemptAt: number;
   lastError: string | null;
@@ -30,6 +37,7 @@ export async function listDeliveries(
     status?: DeliveryStatus | undefined;
     connector?: string | undefined;
     eventId?: string;
+    id?: number;
     limit?: number;
   },
 ): Promise<DeliveryRow[]> {
@@ -44,7 +52,12 @@ export async function listDeliveries(
       'e.type',
       'd.connector',
       'd.status',
-      'd.attempts',
+      (eb) =>
+        eb
+          .selectFrom('attempts as a')
+          .select((a) => a.fn.countAll<number>().as('n'))
+          .whereRef('a.delivery_id', '=', 'd.id')
+          .as('attempts_made'),
       'd.next_attempt_at',
       'd.last_error',
       'd.result',
@@ -56,6 +69,7 @@ export async function listDeliveries(
   if (filter.status) query = query.where('d.status', '=', filter.status);
   if (filter.connector) query = query.where('d.connector', '=', filter.connector);
   if (filter.eventId) query = query.where('d.event_id', '=', filter.eventId);
+  if (filter.id !== undefined) query = query.where('d.id', '=', filter.id);
   const rows = await query.execute();
   return rows.map((row) => ({
     id: Number(row.id),
@@ -65,7 +79,7 @@ export async function listDeliveries(
     type: row.type,
     connector: row.connector,
     status: row.status,
-    attempts: Number(row.attempts),
+    attempts: Number(row.attempts_made),
     nextAttemptAt: Number(row.next_attempt_at),
     lastError: row.last_error,
     result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : null,

@@ -6,16 +6,18 @@ import type { EventStatus } from '../db/tables.ts';
  * Design note. The admin's event list: newest first by (received_at, id),
  * paged by keyset (the cursor is the last row's pair), so a page costs the
  * same however deep the operator has scrolled and a new event arriving
- * between pages never shifts one under the cursor. The contact email is read
- * out of the stored JSON by the database (`adapter.jsonText`: json_extract on
- * SQLite, #>> on PostgreSQL) and compared lower-cased; there is no index on
- * it, which is fine for an operator's search over the retention window.
+ * between pages never shifts one under the cursor. The contact email (as
+ * corrected, if an operator corrected it; the search also matches the one
+ * that arrived) is read out of the stored JSON by the database
+ * (`adapter.jsonText`: json_extract on SQLite, #>> on PostgreSQL) and
+ * compared lower-cased; there is no index on it, which is fine for an
+ * operator's search over the retention window.
  */
 
 export interface EventFilter {
   type?: string | undefined;
   source?: string | undefined;
-  /** Compared case-insensitively with `contact.email`. */
+  /** Compared case-insensitively with `contact.email`, as corrected or as it arrived. */
   email?: string | undefined;
   /** Received at or after (Unix ms). */
   from?: number | undefined;
@@ -48,7 +50,10 @@ export async function listEvents(
   { db, adapter }: Pick<Database, 'db' | 'adapter'>,
   filter: EventFilter,
 ): Promise<{ events: EventSummary[]; next: EventCursor | null }> {
-  const contactEmail = sql<
+  // The email as deliveries send it (an operator's correction, migration 0003), else as it arrived.
+  const current = sql<string>`coalesce(${sql.ref('e.corrected_payload')}, ${sql.ref('e.payload')})`;
+  const contactEmail = sql<string | null>`lower(${adapter.jsonText(current, ['contact', 'email'])})`;
+  const receivedEmail = sql<
     string | null
   >`lower(${adapter.jsonText(sql.ref('e.payload'), ['contact', 'email'])})`;
   let query = db
@@ -68,7 +73,10 @@ export async function listEvents(
     .limit(filter.limit + 1);
   if (filter.type) query = query.where('e.type', '=', filter.type);
   if (filter.source) query = query.where('e.source', '=', filter.source);
-  if (filter.email) query = query.where(contactEmail, '=', filter.email.trim().toLowerCase());
+  const email = filter.email?.trim().toLowerCase();
+  // Found by the corrected email and by the one that arrived (what a CRM's error quoted).
+  if (email)
+    query = query.where((eb) => eb.or([eb(contactEmail, '=', email), eb(receivedEmail, '=', email)]));
   if (filter.from !== undefined) query = query.where('e.received_at', '>=', filter.from);
   if (filter.to !== undefined) query = query.where('e.received_at', '<', filter.to);
   const cursor = filter.cursor;

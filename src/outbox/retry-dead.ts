@@ -19,10 +19,7 @@ export async function retryDead(
   target: { ids: readonly number[] } | { allDead: true; connector?: string | undefined },
   now: number,
 ): Promise<number> {
-  let query = db
-    .updateTable('deliveries')
-    .set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null })
-    .where('status', '=', 'dead');
+  let query = db.updateTable('deliveries').set(requeued(now)).where('status', '=', 'dead');
   if ('ids' in target) {
     if (target.ids.length === 0) return 0;
     query = query.where('id', 'in', [...target.ids]);
@@ -31,4 +28,26 @@ export async function retryDead(
   }
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/**
+ * The same for every dead delivery of one event, returning their ids: what a
+ * correction of the event does, inside its transaction (record-correction.ts).
+ *
+ * @example
+ * await retryDeadOfEvent(trx, 'ev_01JDQ…', Date.now()) // → [41, 42]
+ */
+export async function retryDeadOfEvent(db: Kysely<Tables>, eventId: string, now: number): Promise<number[]> {
+  const rows = await db
+    .updateTable('deliveries')
+    .set(requeued(now))
+    .where('event_id', '=', eventId)
+    .where('status', '=', 'dead')
+    .returning('id')
+    .execute();
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+function requeued(now: number) {
+  return { status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null } as const;
 }

@@ -4,7 +4,11 @@ import { listDeliveries } from '../../outbox/list-deliveries.ts';
 import { listEvents } from '../../outbox/list-events.ts';
 import { queueOverview } from '../../outbox/queue-overview.ts';
 import { showEvent } from '../../outbox/show-event.ts';
+import type { Logger } from '../../util/logger.ts';
+import type { Reception } from '../reception.ts';
 import { clientOf } from './client-of.ts';
+import { parseCorrectionBody } from './correction-body.ts';
+import { correctStoredEvent } from './corrections.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminDependencies, configStatus, replay, retryConnector, retryOne } from './operations.ts';
 import {
@@ -17,14 +21,20 @@ import {
   parseStatus,
   parseTime,
 } from './params.ts';
+import { readBody } from './read-body.ts';
 import { tokenMatches } from './sessions.ts';
+
+/** A correction names a few fields; a transcript message is the longest value it may set. */
+const CORRECTION_LIMIT = 256 * 1024;
 
 /**
  * `/admin/api/…`: JSON for scripts and dashboards. Every request carries the
  * admin token as `Authorization: Bearer TOKEN`; cookies are not accepted here,
  * so a browser session cannot be used to forge API calls (no CSRF surface).
  */
-export function adminApi(deps: AdminDependencies & { token: string; throttle: LoginThrottle }) {
+export function adminApi(
+  deps: AdminDependencies & { token: string; throttle: LoginThrottle; reception: Reception; logger: Logger },
+) {
   const router = new Router({ prefix: '/admin/api' });
 
   router.get('/events', async (ctx) => {
@@ -52,6 +62,54 @@ export function adminApi(deps: AdminDependencies & { token: string; throttle: Lo
     if (!outcome) return notFound(ctx, `no event with id "${ctx.params.id ?? ''}"`);
     ctx.status = 202;
     ctx.body = outcome;
+  });
+
+  router.post('/events/:id/corrections', async (ctx) => {
+    // JSON only: a browser cannot send this type cross-site without a CORS preflight we never grant.
+    if (!ctx.is('application/json')) {
+      ctx.status = 415;
+      ctx.body = {
+        error: 'unsupported_media_type',
+        message: 'send the correction as JSON (Content-Type: application/json)',
+      };
+      return;
+    }
+    const body = await readBody(ctx, deps, CORRECTION_LIMIT);
+    if (!body.ok) {
+      if ('refused' in body) {
+        ctx.status = body.refused.status;
+        ctx.body = { error: body.refused.code, message: body.refused.message };
+      }
+      return;
+    }
+    const request = parseCorrectionBody(body.text);
+    if (typeof request === 'string') throw new BadParameter(request);
+    const client = clientOf(ctx, deps.config);
+    const outcome = await correctStoredEvent(deps, ctx.params.id ?? '', { ...request, client });
+    if (!outcome.ok) {
+      ctx.status = outcome.status;
+      ctx.body = {
+        error: outcome.error,
+        message: outcome.message,
+        ...(outcome.details ? { details: outcome.details } : {}),
+      };
+      return;
+    }
+    deps.logger.info(
+      {
+        event_id: outcome.eventId,
+        fields: outcome.corrections.map((c) => c.path),
+        by: request.by,
+        ip: client,
+      },
+      'admin corrected an event',
+    );
+    ctx.status = outcome.retried.length > 0 ? 202 : 200;
+    ctx.body = {
+      eventId: outcome.eventId,
+      corrections: outcome.corrections.map((c) => ({ path: c.path, from: c.from ?? null, to: c.to ?? null })),
+      retried: outcome.retried,
+    };
   });
 
   router.get('/deliveries', async (ctx) => {

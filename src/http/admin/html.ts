@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { escapeHtml } from '../../util/escape-html.ts';
+import { PAGE_SCRIPT, PAGE_SCRIPT_HASH } from './page-script.ts';
 
 export { escapeHtml };
 
@@ -41,7 +42,7 @@ header form{margin-left:auto}
 main{padding:1rem 1.2rem;max-width:72rem}
 table{border-collapse:collapse;background:#fff;margin:.5rem 0 1rem;width:100%}
 th,td{border:1px solid #dde1e8;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 pre{background:#fff;border:1px solid #dde1e8;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word}
 textarea{width:100%;min-height:14rem;font:13px monospace}
 input[type=password],input[type=text]{padding:.3rem;min-width:14rem}
@@ -50,12 +51,32 @@ button{padding:.25rem .7rem;cursor:pointer}
 .err{padding:.5rem .8rem;background:#fdecea;border:1px solid #f5c2bd}
 .s-dead{color:#b3261e;font-weight:600}.s-delivered{color:#1e7b34}.s-pending,.s-leased{color:#8a5a00}
 .muted{color:#667}form.inline{display:inline}
+.following{padding:.5rem .8rem;background:#fff8e1;border:1px solid #f0d48a}
+.lead{background:#fff;border:1px solid #dde1e8;padding:.7rem 1rem;margin:.5rem 0 1rem}
+.lead h2{margin:0 0 .2rem;font-size:1.35rem}.lead p{margin:.2rem 0}.lead dl{margin:.4rem 0 0;display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem}.lead dt{color:#667}.lead dd{margin:0}
+ol.transcript{list-style:none;padding:0;margin:.5rem 0 1rem;max-width:48rem}
+ol.transcript li{margin:.35rem 0;padding:.4rem .7rem;border-radius:.5rem;background:#fff;border:1px solid #dde1e8;width:fit-content;max-width:85%}
+ol.transcript li.m-user{margin-left:auto;background:#e8f0fe;border-color:#c4d7fb}
+ol.transcript li.m-agent{background:#e6f4ea;border-color:#b7dfc3}ol.transcript li.m-system{background:#f1f1f1;font-style:italic}
+.m-meta{font-size:12px;color:#667}.m-role{font-weight:600;text-transform:uppercase;letter-spacing:.03em}.m-text{white-space:pre-wrap;word-break:break-word}
+section.delivery{margin-bottom:1.2rem}
+a.record-link,a.button{display:inline-block;padding:.25rem .7rem;border:1px solid #1d4ed8;border-radius:.3rem;color:#1d4ed8;text-decoration:none;margin:.2rem .3rem .2rem 0}
+dialog{border:1px solid #99a;border-radius:.5rem;padding:1rem 1.2rem;max-width:40rem;width:calc(100% - 3rem)}
+dialog::backdrop{background:rgba(20,24,33,.45)}dialog table input{width:100%;box-sizing:border-box;min-width:0}
+dialog h2{margin-top:0}
 `;
 
-/** The Content-Security-Policy of every admin page: no scripts at all, only this stylesheet. */
+/**
+ * The Content-Security-Policy of every admin page: only this stylesheet and
+ * the page's own script (page-script.ts), each by its hash; the script may
+ * fetch from this origin only. An injected `<script>`, inline handler or
+ * style never runs.
+ */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  `script-src ${PAGE_SCRIPT_HASH}`,
+  "connect-src 'self'",
   "form-action 'self'",
   "base-uri 'none'",
   "frame-ancestors 'none'",
@@ -77,7 +98,7 @@ export function page(
 <body><header><strong>leadrelay admin</strong>${nav}</header>
 <main><h1>${title}</h1>
 ${body}
-</main></body></html>`.text;
+</main><script>${new Html(PAGE_SCRIPT)}</script></body></html>`.text;
 }
 
 export function formatTime(ms: number): string {

@@ -5,6 +5,8 @@ export interface Session {
   expiresAt: number;
   /** Sent back in every form of the page; a POST without it is refused. */
   csrf: string;
+  /** The name the operator gave with their last correction, offered again in the next. */
+  operator?: string | undefined;
 }
 
 /**
