@@ -1,4 +1,4 @@
-// `npm run bench [-- --only startup|ingest|delivery|latency|hubspot] [--duration N] [--connections N] [--cpu-prof]
+// `npm run bench [-- --only startup|ingest|delivery|latency|hubspot|salesforce] [--duration N] [--connections N] [--cpu-prof]
 //   [--queued N] [--concurrency N …] [--rate N] [--steady-seconds N] [--leads N]
 //   [--latency-events N] [--latency-ms N] [--db postgres]` — `--db postgres` runs the PostgreSQL scale-out part instead
 //   (ingest, delivery with 1 and 3 worker processes) on a postgres:// $DATABASE_URL,
@@ -17,9 +17,10 @@ import { benchIngest, type IngestResult } from './ingest.ts';
 import { benchLatencyBound, formatLatencyBound, type LatencyBoundResult } from './latency-bound.ts';
 import { benchPostgres, formatPostgres, type PostgresResult } from './postgres.ts';
 import { formatDelivery, formatIngest } from './report.ts';
+import { benchSalesforce, formatSalesforce, type SalesforceResult } from './salesforce.ts';
 import { benchStartup, formatStartup, type StartupResult } from './startup.ts';
 
-const PARTS = ['startup', 'ingest', 'delivery', 'latency', 'hubspot'] as const;
+const PARTS = ['startup', 'ingest', 'delivery', 'latency', 'hubspot', 'salesforce'] as const;
 type Part = (typeof PARTS)[number];
 
 const RESULTS_DIR = fileURLToPath(new URL('results/', import.meta.url));
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
     latency?: LatencyBoundResult;
     startup?: StartupResult;
     hubspot?: HubSpotResult;
+    salesforce?: SalesforceResult;
     postgres?: PostgresResult;
   } = {};
   if (values.db === 'postgres') {
@@ -127,6 +129,11 @@ async function main(): Promise<number> {
       case 'hubspot': {
         results.hubspot = await benchHubSpot({ leads, log });
         console.log(formatHubSpot(results.hubspot).join('\n'));
+        break;
+      }
+      case 'salesforce': {
+        results.salesforce = await benchSalesforce({ log });
+        console.log(formatSalesforce(results.salesforce).join('\n'));
         break;
       }
     }

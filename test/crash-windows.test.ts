@@ -105,7 +105,7 @@ describe('a worker killed after the vendor wrote, before leadrelay recorded it',
     expect(hubspot.state.notes.size).toBe(1);
   });
 
-  it('Salesforce Task: the retry finds it by its marker (SOQL is consistent)', async () => {
+  it('Salesforce new Lead and its Task (one composite call): the retry finds both, writes nothing more', async () => {
     const { salesforce, service } = await setup('salesforce');
     salesforce.failNext(1, {
       match: { method: 'POST', path: '/sobjects/Task' },
@@ -116,20 +116,43 @@ describe('a worker killed after the vendor wrote, before leadrelay recorded it',
     const { result } = await crashAfterWrite(service, id, () => salesforce.tasks.length === 1, 'the Task');
     expect(salesforce.leads).toHaveLength(1);
     expect(salesforce.tasks).toHaveLength(1);
-    expect(result.task_id).toBe(salesforce.tasks[0]!.Id);
+    expect(result).toMatchObject({
+      id: salesforce.leads[0]!.Id,
+      task_id: salesforce.tasks[0]!.Id,
+      task: 'existing',
+    });
+    // The second worker read (the look-ups, then the Task by its marker) and wrote nothing:
+    // two API calls for each worker.
+    expect(
+      salesforce
+        .operations()
+        .filter((op) => op.method !== 'GET')
+        .map((op) => `${op.method} ${op.path}`),
+    ).toEqual(['POST /services/data/v62.0/sobjects/Lead', 'POST /services/data/v62.0/sobjects/Task']);
+    expect(salesforce.apiUsage).toBe(4);
   });
 
-  it('Salesforce Lead: the retry’s look-up (SOQL) finds it, no second Lead', async () => {
+  it('Salesforce returning lead (update and Task in one call): the retry finds the Task by its marker, no second one', async () => {
     const { salesforce, service } = await setup('salesforce');
+    const leadId = salesforce.seed('Lead', { LastName: 'Lee', Company: 'Acme', Email: 'lee@acme.example' });
     salesforce.failNext(1, {
-      match: { method: 'POST', path: '/sobjects/Lead' },
+      match: { method: 'PATCH', path: '/sobjects/Lead/' },
       afterEffect: true,
       delayMs: HELD_MS,
     });
-    const id = await post(service, leadEvent({ contact: { email: 'lee@acme.example', name: 'Lee Lead' } }));
-    await crashAfterWrite(service, id, () => salesforce.leads.length === 1, 'the Lead');
-    expect(salesforce.leads).toHaveLength(1);
-    expect(salesforce.tasks).toHaveLength(1);
+    const id = await post(
+      service,
+      leadEvent({ contact: { email: 'lee@acme.example', name: 'Lee Lead', job_title: 'CFO' } }),
+    );
+    const { result } = await crashAfterWrite(
+      service,
+      id,
+      () => salesforce.tasks.length === 1,
+      'the update and Task',
+    );
+    expect(salesforce.leads).toEqual([expect.objectContaining({ Id: leadId, Title: 'CFO' })]);
+    expect(salesforce.tasks.map((task) => task.WhoId)).toEqual([leadId]);
+    expect(result).toMatchObject({ id: leadId, action: 'updated', task: 'existing' });
   });
 
   it('Slack alert: the retry finds it in the channel history', async () => {

@@ -43,7 +43,7 @@ describe('salesforce connector files', () => {
     const connector = config.connectors.get('crm')!;
     expect(connector.type).toBe('salesforce');
     expect(connector.limits).toEqual({ concurrency: 4, rate: { requests: 10, perMs: 1000 }, batchSize: 200 });
-    const [query] = connector.preview({
+    const [lookups] = connector.preview({
       event: { id: 'e1', type: 'lead.qualified', contact: { email: 'dana@acme.example' } },
       eventId: 'ev_1',
       deliveryId: 1,
@@ -52,13 +52,15 @@ describe('salesforce connector files', () => {
       attempt: 1,
       related: {},
     });
-    // API version 62.0 unless told otherwise (jsforce alone would use 50.0).
-    expect(query!.url).toMatch(/^https:\/\/acme\.my\.salesforce\.com\/services\/data\/v62\.0\/query\?q=/);
+    // API version 62.0 unless told otherwise (jsforce alone would use 50.0), for the composite call
+    // and for the look-ups it carries.
+    expect(lookups!.url).toBe('https://acme.my.salesforce.com/services/data/v62.0/composite');
+    expect(JSON.stringify(lookups!.body)).toContain('"url":"/services/data/v62.0/query?q=');
   });
 
   it('reads `api_version: 61.0` (a YAML number) as "61.0"', async () => {
     const config = await load(`${BASE}access_token: tok\napi_version: 61.0\n`);
-    const [query] = config.connectors.get('crm')!.preview({
+    const [lookups] = config.connectors.get('crm')!.preview({
       event: { id: 'e1', type: 'lead.qualified', contact: { email: 'dana@acme.example' } },
       eventId: 'ev_1',
       deliveryId: 1,
@@ -67,7 +69,8 @@ describe('salesforce connector files', () => {
       attempt: 1,
       related: {},
     });
-    expect(query!.url).toContain('/services/data/v61.0/query');
+    expect(lookups!.url).toContain('/services/data/v61.0/composite');
+    expect(JSON.stringify(lookups!.body)).toContain('"url":"/services/data/v61.0/query?q=');
   });
 
   const key = generateKeyPairSync('rsa', { modulusLength: 1024 })

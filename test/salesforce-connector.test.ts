@@ -82,17 +82,28 @@ describe('preview', () => {
     const leadId = String(result.data?.id);
     const sent = received(sandbox);
 
+    // The look-ups in one composite call, the Lead and its Task in another.
     expect(sent.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual([
       'POST /services/oauth2/token',
-      'GET /services/data/v62.0/query',
-      'GET /services/data/v62.0/query',
-      'POST /services/data/v62.0/sobjects/Lead',
-      'POST /services/data/v62.0/sobjects/Task',
+      'POST /services/data/v62.0/composite',
+      'POST /services/data/v62.0/composite',
     ]);
     const expected = planned.map((request) =>
       fill(request, { '{Id of the Lead or Contact}': leadId }, sandbox),
     );
     for (const request of sent.slice(1)) expect(expected).toContainEqual(request);
+    expect(sent[2]!.body).toMatchObject({
+      allOrNone: true,
+      compositeRequest: [
+        { method: 'POST', url: '/services/data/v62.0/sobjects/Lead', referenceId: 'record' },
+        {
+          method: 'POST',
+          url: '/services/data/v62.0/sobjects/Task',
+          referenceId: 'task',
+          body: expect.objectContaining({ WhoId: '@{record.id}' }),
+        },
+      ],
+    });
     // The token request: same endpoint and grant, secret masked.
     expect(expected[0]).toMatchObject({
       method: 'POST',
@@ -104,8 +115,11 @@ describe('preview', () => {
       },
     });
     // Requests that depend on an answer say so.
-    expect(planned.find((r) => r.method === 'POST' && r.url.endsWith('/sobjects/Lead'))?.note).toBe(
-      'only if the look-ups found no Lead or Contact',
+    expect(
+      planned.find((r) => JSON.stringify(r.body ?? {}).includes('"url":"/services/data/v62.0/sobjects/Lead"'))
+        ?.note,
+    ).toBe(
+      'only if the look-ups found no Lead or Contact: the Lead and its Task in one call (one API request), written together or not at all',
     );
     expect(JSON.stringify(planned)).not.toContain(SANDBOX_DEFAULTS.clientSecret);
     expect(
@@ -113,7 +127,7 @@ describe('preview', () => {
     ).toBe(true);
   });
 
-  it('lists exactly the requests a delivery sends: an existing Lead', async () => {
+  it('lists exactly the requests a delivery sends: an existing Lead, and a retry that finds its Task', async () => {
     const sandbox = await sandboxWith();
     const connector = salesforceFor({
       instance_url: sandbox.url,
@@ -132,10 +146,26 @@ describe('preview', () => {
       fill(request, { '{Lead.Id}': leadId, '{Id of the Lead or Contact}': leadId }, sandbox),
     );
     const sent = received(sandbox);
-    expect(sent.map((r) => r.method)).toEqual(['GET', 'GET', 'PATCH', 'GET', 'POST']);
+    // A first attempt does not look for a Task of its own: no earlier attempt could have made one.
+    expect(sent.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual([
+      'POST /services/data/v62.0/composite',
+      'POST /services/data/v62.0/composite',
+    ]);
     for (const request of sent) expect(expected).toContainEqual(request);
     // An access token needs no token request.
     expect(planned.some((r) => r.url.includes('oauth2'))).toBe(false);
+
+    // A retry of the same event (its outcome was never recorded) finds the Task and writes nothing.
+    const from = sandbox.requests.length;
+    const retry = await connector.deliver({ ...context, attempt: 2, earlierAttemptsEndedBy: Date.now() });
+    expect(retry.data).toMatchObject({ id: leadId, task: 'existing' });
+    const again = received(sandbox, from);
+    expect(again.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual([
+      'POST /services/data/v62.0/composite',
+      'GET /services/data/v62.0/query',
+    ]);
+    for (const request of again) expect(expected).toContainEqual(request);
+    expect(sandbox.tasks).toHaveLength(1);
   });
 });
 
@@ -152,7 +182,34 @@ describe('errors', () => {
     expect(error.retryable).toBe(true);
     expect(error.statusCode).toBe(502);
     expect(error.message).toBe(
-      'Salesforce rejected the look-up of existing Leads: ERROR_HTTP_502: 502 Bad Gateway upstream is restarting',
+      'Salesforce rejected the look-up of existing Leads and Contacts: ERROR_HTTP_502: 502 Bad Gateway upstream is restarting',
+    );
+  });
+  it("a composite call Salesforce refuses as a whole (LIMIT_EXCEEDED): dead with Salesforce's reason", async () => {
+    const sandbox = await sandboxWith();
+    const connector = salesforceFor(sandboxAuth(sandbox));
+    // The answer Salesforce gives a composite call over its limits (see sandboxes/salesforce/composite.ts).
+    sandbox.failNext(1, {
+      match: { path: /\/composite$/ },
+      status: 200,
+      contentType: 'application/json;charset=UTF-8',
+      body: JSON.stringify({
+        compositeResponse: [
+          {
+            body: [
+              { errorCode: 'LIMIT_EXCEEDED', message: 'The request can’t contain more than 25 operations.' },
+            ],
+            httpHeaders: {},
+            httpStatusCode: 400,
+            referenceId: null,
+          },
+        ],
+      }),
+    });
+    const error = await failure(connector.deliver(contextFor(salesforceLead())));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe(
+      'Salesforce rejected the look-up of existing Leads and Contacts: LIMIT_EXCEEDED: The request can’t contain more than 25 operations.',
     );
   });
 });
@@ -169,7 +226,7 @@ describe('matching by email', () => {
       contextFor(salesforceLead({ contact: { email: tricky, name: "Pat O'Brien" } })),
     );
     expect(result.data).toMatchObject({ id: leadId, action: 'updated' });
-    expect(sandbox.apiRequests()[0]!.soql).toBe(
+    expect(sandbox.operations()[0]!.soql).toBe(
       "SELECT Id, Email, Phone, IsConverted, ConvertedContactId FROM Lead WHERE Email = 'o\\'brien\\\\x@acme.example'",
     );
 
@@ -189,7 +246,7 @@ describe('matching by email', () => {
       contextFor(salesforceLead({ contact: { phone: '(415) 555-0100', name: 'Dana Reyes' } })),
     );
     expect(result.data).toMatchObject({ id: leadId, action: 'updated' });
-    expect(sandbox.apiRequests()[0]!.soql).toContain("WHERE Phone = '+14155550100'");
+    expect(sandbox.operations()[0]!.soql).toContain("WHERE Phone = '+14155550100'");
   });
 
   it('with object: Contact, creates and updates Contacts (no Company, no Lead look-up)', async () => {
@@ -232,13 +289,15 @@ describe('matching by an external ID (upsert)', () => {
         url: r.soql === undefined ? r.path : `${r.path}?q=${encodeURIComponent(r.soql)}`,
         body: r.body,
       }));
-    expect(sent.map((r) => r.method)).toEqual(['GET', 'PATCH', 'POST']);
+    // The look-up, then the upsert and the Task in one composite call (the Task names the new Lead by reference).
+    expect(sent.map((r) => r.method)).toEqual(['GET', 'POST']);
     expect(planned).toContainEqual(sent[0]);
     expect(planned).toContainEqual(sent[1]);
-    expect(planned).toContainEqual({
-      ...sent[2],
-      body: { ...(sent[2]!.body as object), WhoId: '{Id of the Lead or Contact}' },
-    });
+    expect(sandbox.operations().map((op) => `${op.method} ${op.path}`)).toEqual([
+      'GET /services/data/v62.0/query',
+      'PATCH /services/data/v62.0/sobjects/Lead/Chat_Contact_Id__c/dana%40acme.example',
+      'POST /services/data/v62.0/sobjects/Task',
+    ]);
     expect(result.data).toMatchObject({ action: 'created' });
   });
 
@@ -269,7 +328,7 @@ describe('matching by an external ID (upsert)', () => {
     const contact = { email: 'Dana+Bot@acme.example', name: 'Dana Reyes' };
     const first = await connector.deliver(contextFor(salesforceLead({ contact })));
     expect(first.data).toMatchObject({ object: 'Lead', action: 'created' });
-    const upserts = () => sandbox.apiRequests().filter((r) => r.method === 'PATCH');
+    const upserts = () => sandbox.operations().filter((r) => r.method === 'PATCH');
     expect(upserts().map((r) => [r.path, r.status])).toEqual([
       ['/services/data/v62.0/sobjects/Lead/Chat_Contact_Id__c/dana%2Bbot%40acme.example', 201],
     ]);
@@ -362,7 +421,7 @@ describe('the transcript Task', () => {
     ]);
     expect(result.data).toMatchObject({ task_id: sandbox.tasks[0]!.Id, task: 'existing' });
     expect(sandbox.apiRequests().some((r) => r.soql?.includes('FROM Task'))).toBe(false);
-    expect(sandbox.apiRequests('/sobjects/Task/').map((r) => r.path)).toEqual([
+    expect(sandbox.operations('/sobjects/Task/').map((r) => r.path)).toEqual([
       `/services/data/v62.0/sobjects/Task/LeadRelay_Event_Id__c/${context.eventId}`,
       `/services/data/v62.0/sobjects/Task/LeadRelay_Event_Id__c/${context.eventId}`,
     ]);
@@ -503,6 +562,39 @@ describe('batches', () => {
     expect(sandbox.leads).toHaveLength(2);
     expect(sandbox.leads[0]).toMatchObject({ Title: 'CEO' });
     expect(sandbox.tasks).toHaveLength(3);
+  });
+
+  it('a batch delivered but never recorded: the retry finds every record and Task and writes nothing (2 calls)', async () => {
+    const sandbox = await sandboxWith();
+    const connector = salesforceFor(sandboxAuth(sandbox));
+    sandbox.seed('Lead', { LastName: 'Old', Company: 'X', Email: 'p0@retry.example' });
+    const contexts = Array.from({ length: 5 }, (_, i) =>
+      contextFor(salesforceLead({ contact: { email: `p${i}@retry.example`, name: `P ${i}` } })),
+    );
+    // The first attempt writes everything; its worker dies before recording it (the crash window).
+    const first = await connector.deliverBatch!(contexts);
+    expect(first.map((o) => delivered(o).data?.task)).toEqual(Array(5).fill('created'));
+    const from = sandbox.apiRequests().length;
+    const retried = await connector.deliverBatch!(
+      contexts.map((context) => ({ ...context, attempt: 2, earlierAttemptsEndedBy: Date.now() })),
+    );
+    expect(retried.map((o) => delivered(o).data)).toEqual(
+      first.map((o) =>
+        expect.objectContaining({
+          id: delivered(o).data?.id,
+          task_id: delivered(o).data?.task_id,
+          task: 'existing',
+        }),
+      ),
+    );
+    expect(sandbox.leads).toHaveLength(5);
+    expect(sandbox.tasks).toHaveLength(5);
+    const retryCalls = sandbox.apiRequests().slice(from);
+    expect(retryCalls.map((r) => `${r.method} ${r.path.replace('/services/data/v62.0', '')}`)).toEqual([
+      'POST /composite',
+      'GET /query',
+    ]);
+    expect(retryCalls[1]!.soql).toMatch(/^SELECT Id, WhoId, Subject FROM Task WHERE WhoId IN \(/);
   });
 
   it('a collection call that fails as a whole fails every event in it, retryably', async () => {

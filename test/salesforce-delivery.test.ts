@@ -32,8 +32,27 @@ async function setup(
   return { sandbox, service };
 }
 
+/** What wrote to the org: REST writes and composite subrequests that are writes. */
 const writes = (sandbox: SalesforceSandbox) =>
-  sandbox.apiRequests().filter((r) => r.method === 'POST' || r.method === 'PATCH');
+  sandbox.operations().filter((r) => r.method === 'POST' || r.method === 'PATCH');
+
+/**
+ * The API calls the org counted, one line each: `GET query Lead`,
+ * `POST /composite: GET query Lead, GET query Contact`, `POST /composite/sobjects (190)`.
+ */
+function calls(sandbox: SalesforceSandbox): string[] {
+  const short = (path: string) =>
+    path.replace('/services/data/v62.0', '').replace(/\/(00Q|003|00T)\w{12,15}$/, '/{id}');
+  const line = (op: { method: string; path: string; soql?: string; body?: unknown }) => {
+    if (op.soql) return `${op.method} query ${/FROM (\w+)/.exec(op.soql)![1]}`;
+    const records = (op.body as { records?: unknown[] } | undefined)?.records;
+    return `${op.method} ${short(op.path)}${records ? ` (${records.length})` : ''}`;
+  };
+  expect(sandbox.apiUsage).toBe(sandbox.apiRequests().length);
+  return sandbox
+    .apiRequests()
+    .map((r) => (r.subrequests ? `${line(r)}: ${r.subrequests.map(line).join(', ')}` : line(r)));
+}
 
 describe('a qualified lead in Salesforce', () => {
   it('becomes a new Lead with the transcript as a completed Task, and links to it', async () => {
@@ -92,20 +111,13 @@ describe('a qualified lead in Salesforce', () => {
     expect(sandbox.apiRequests().every((r) => r.path.startsWith('/services/data/v62.0/'))).toBe(true);
     expect(sandbox.tokenRequests.map((t) => [t.grantType, t.ok])).toEqual([['client_credentials', true]]);
     // What one lead alone costs of the org's daily API allowance (docs/performance.md, Salesforce):
-    // four calls, the token aside (one per process, renewed when it expires).
-    expect(
-      sandbox
-        .apiRequests()
-        .map(
-          (r) =>
-            `${r.method} ${r.path.replace('/services/data/v62.0', '')}${r.soql ? ` ${r.soql.split(' WHERE')[0]}` : ''}`,
-        ),
-    ).toEqual([
-      'GET /query SELECT Id, Email, Phone, IsConverted, ConvertedContactId FROM Lead',
-      'GET /query SELECT Id, Email, Phone FROM Contact',
-      'POST /sobjects/Lead',
-      'POST /sobjects/Task',
+    // two calls, the token aside (one per process, renewed when it expires). Each /composite call
+    // counts as one, whatever it carries.
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: POST /sobjects/Lead, POST /sobjects/Task',
     ]);
+    expect(sandbox.apiUsage).toBe(2);
   });
 
   it('updates the existing Lead with that email instead, leaving LeadSource and the company it has', async () => {
@@ -131,8 +143,13 @@ describe('a qualified lead in Salesforce', () => {
       }),
     ]);
     expect(row.result).toMatchObject({ object: 'Lead', id: leadId, action: 'updated', task: 'created' });
-    expect(sandbox.apiRequests('/sobjects/Lead').map((r) => [r.method, r.path])).toEqual([
+    expect(sandbox.operations('/sobjects/Lead').map((r) => [r.method, r.path])).toEqual([
       ['PATCH', `/services/data/v62.0/sobjects/Lead/${leadId}`],
+    ]);
+    // Two calls here too: a first attempt has no Task of its own to look for.
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: PATCH /sobjects/Lead/{id}, POST /sobjects/Task',
     ]);
 
     // A later conversation with the same person: same Lead, its own Task.
@@ -237,11 +254,11 @@ describe('sessions', () => {
     // The refused call was repeated after the new token, not skipped.
     const afterExpiry = sandbox.requests.slice(sandbox.requests.findIndex((r) => r.status === 401));
     expect(afterExpiry.slice(0, 3).map((r) => [r.method, r.path.replace(/\/v62\.0/, ''), r.status])).toEqual([
-      ['GET', '/services/data/query', 401],
+      ['POST', '/services/data/composite', 401],
       ['POST', '/services/oauth2/token', 200],
-      ['GET', '/services/data/query', 200],
+      ['POST', '/services/data/composite', 200],
     ]);
-    expect(afterExpiry[0]!.soql).toBe(afterExpiry[2]!.soql);
+    expect(afterExpiry[0]!.body).toEqual(afterExpiry[2]!.body);
     expect(sandbox.leads).toHaveLength(2);
   });
 
@@ -356,7 +373,7 @@ describe("Salesforce's errors", () => {
     const row = await deliveryOf(service, id);
     expect(row.status).toBe('pending');
     expect(row.last_error).toBe(
-      'Salesforce rejected the look-up of existing Leads: REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.',
+      'Salesforce rejected the look-up of existing Leads and Contacts: REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.',
     );
     expect(row.next_attempt_at).toBe(clock.now + 10 * 60_000);
     expect((await attemptsOf(service, id))[0]).toMatchObject({ outcome: 'retry', status_code: 403 });
@@ -380,10 +397,11 @@ describe("Salesforce's errors", () => {
       ['delivered', 201],
     ]);
     expect(attempts[0]!.error).toMatch(
-      /^Salesforce rejected the look-up of existing Leads: SERVER_UNAVAILABLE/,
+      /^Salesforce rejected the look-up of existing Leads and Contacts: SERVER_UNAVAILABLE/,
     );
+    // The fault names the Lead's POST: it hits the composite call that carries it.
     expect(attempts[1]!.error).toMatch(
-      /^could not reach 127\.0\.0\.1:\d+ \(the Lead\): connection reset \((ECONNRESET|UND_ERR_SOCKET)\)/,
+      /^could not reach 127\.0\.0\.1:\d+ \(the Lead and its Task\): connection reset \((ECONNRESET|UND_ERR_SOCKET)\)/,
     );
     // Exactly one request got the 503: no hidden retry layer inside jsforce.
     expect(sandbox.requests.filter((r) => r.status === 503)).toHaveLength(1);
@@ -392,7 +410,7 @@ describe("Salesforce's errors", () => {
 });
 
 describe('idempotence', () => {
-  it('a crash after the Task was created (answer lost) still leaves one Task', async () => {
+  it('the answer to the Lead-and-Task call is lost: the retry finds both and writes nothing more (4 calls in all)', async () => {
     const { sandbox, service } = await setup();
     sandbox.failNext(1, {
       match: { method: 'POST', path: '/sobjects/Task' },
@@ -403,14 +421,28 @@ describe('idempotence', () => {
     const row = await settled(service, id, 'delivered');
     expect(sandbox.leads).toHaveLength(1);
     expect(sandbox.tasks).toHaveLength(1);
-    expect(row.result).toMatchObject({ action: 'updated', task_id: sandbox.tasks[0]!.Id, task: 'existing' });
+    expect(row.result).toMatchObject({
+      id: sandbox.leads[0]!.Id,
+      action: 'updated',
+      task_id: sandbox.tasks[0]!.Id,
+      task: 'existing',
+    });
     expect((await attemptsOf(service, id)).map((a) => a.outcome)).toEqual(['retry', 'delivered']);
-    // The second attempt looked for the first attempt's Task before creating one.
-    expect(sandbox.apiRequests().filter((r) => r.soql?.includes('FROM Task'))).toHaveLength(1);
-    expect(sandbox.apiRequests('/sobjects/Task').filter((r) => r.method === 'POST')).toHaveLength(1);
+    // The retry looked for the first attempt's Task on the Lead it found, found it, and so
+    // knew the Lead was written with it (one transaction): no second write of either.
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: POST /sobjects/Lead, POST /sobjects/Task',
+      'POST /composite: GET query Lead, GET query Contact',
+      'GET query Task',
+    ]);
+    expect(writes(sandbox).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /services/data/v62.0/sobjects/Lead',
+      'POST /services/data/v62.0/sobjects/Task',
+    ]);
   });
 
-  it('a timeout after the Task was created still leaves one Task', async () => {
+  it('a timeout after the Lead and Task were written still leaves one of each', async () => {
     const { sandbox, service } = await setup((s) => ({ ...sandboxAuth(s), timeout: '300ms' }));
     sandbox.failNext(1, {
       match: { method: 'POST', path: '/sobjects/Task' },
@@ -420,27 +452,96 @@ describe('idempotence', () => {
     const id = await send(service, salesforceLead());
     await settled(service, id, 'delivered');
     const attempts = await attemptsOf(service, id);
-    expect(attempts[0]!.error).toBe('Salesforce did not answer the Task within 300 ms');
+    expect(attempts[0]!.error).toBe('Salesforce did not answer the Lead and its Task within 300 ms');
+    expect(sandbox.leads).toHaveLength(1);
     expect(sandbox.tasks).toHaveLength(1);
   });
 
-  it('a crash after the Lead was created: the retry finds it, no second Lead', async () => {
+  it('a returning lead whose update and Task were written, answer lost: the retry does not add a second Task', async () => {
     const { sandbox, service } = await setup();
+    const leadId = sandbox.seed('Lead', { LastName: 'Reyes', Company: 'Acme', Email: 'dana@acme.example' });
     sandbox.failNext(1, {
-      match: { method: 'POST', path: '/sobjects/Lead' },
+      match: { method: 'PATCH', path: '/sobjects/Lead/' },
       afterEffect: true,
       status: 502,
     });
+    const id = await send(
+      service,
+      salesforceLead({ contact: { email: 'dana@acme.example', name: 'Dana Reyes', job_title: 'CTO' } }),
+    );
+    const row = await settled(service, id, 'delivered');
+    expect(row.result).toMatchObject({ id: leadId, action: 'updated', task: 'existing' });
+    expect(sandbox.tasks.map((t) => t.WhoId)).toEqual([leadId]);
+    expect(sandbox.leads).toEqual([expect.objectContaining({ Id: leadId, Title: 'CTO' })]);
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: PATCH /sobjects/Lead/{id}, POST /sobjects/Task',
+      'POST /composite: GET query Lead, GET query Contact',
+      'GET query Task',
+    ]);
+  });
+});
+
+describe('the record and its Task in one composite call, all or none', () => {
+  it("a Task Salesforce refuses rolls the new Lead back: dead with the Task's reason, nothing written", async () => {
+    const { sandbox, service } = await setup();
+    sandbox.addValidationRule('Task', {
+      message: 'Chatbot Tasks need a due date',
+      field: 'ActivityDate',
+      when: () => true,
+    });
+    const id = await send(service, salesforceLead());
+    const row = await settled(service, id);
+    expect(row).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      last_error:
+        'Salesforce rejected the Task: FIELD_CUSTOM_VALIDATION_EXCEPTION: Chatbot Tasks need a due date (fields: ActivityDate) (the new Lead was rolled back with it: the record and its Task are written together or not at all)',
+    });
+    expect((await attemptsOf(service, id))[0]).toMatchObject({ outcome: 'dead', status_code: 400 });
+    expect(sandbox.leads).toEqual([]);
+    expect(sandbox.tasks).toEqual([]);
+    // Salesforce's answer, subrequest by subrequest: the Lead was created, then undone.
+    const write = sandbox.apiRequests().at(-1)!;
+    expect(write.subrequests!.map((sub) => [sub.referenceId, sub.status])).toEqual([
+      ['record', 400],
+      ['task', 400],
+    ]);
+  });
+
+  it('a Task that meets UNABLE_TO_LOCK_ROW: retried, and the retry writes the Lead and the Task once', async () => {
+    const { sandbox, service } = await setup();
+    sandbox.failNext(1, {
+      subrequest: true,
+      match: { method: 'POST', path: '/sobjects/Task' },
+      errorCode: 'UNABLE_TO_LOCK_ROW',
+      message: 'unable to obtain exclusive access to this record or 1 records: 00Q5g000001AbCdEAK',
+    });
     const id = await send(service, salesforceLead());
     const row = await settled(service, id, 'delivered');
+    const attempts = await attemptsOf(service, id);
+    expect(attempts.map((a) => [a.outcome, a.status_code])).toEqual([
+      ['retry', 400],
+      ['delivered', 201],
+    ]);
+    expect(attempts[0]!.error).toBe(
+      'Salesforce rejected the Task: UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record or 1 records: 00Q5g000001AbCdEAK (the new Lead was rolled back with it: the record and its Task are written together or not at all)',
+    );
+    // Nothing survived the first attempt, so the retry is a first delivery again: no Task look-up.
+    expect(row.result).toMatchObject({ action: 'created', task: 'created' });
     expect(sandbox.leads).toHaveLength(1);
-    expect(sandbox.tasks).toHaveLength(1);
-    expect(row.result).toMatchObject({ id: sandbox.leads[0]!.Id, action: 'updated', task: 'created' });
+    expect(sandbox.tasks).toEqual([expect.objectContaining({ WhoId: sandbox.leads[0]!.Id })]);
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: POST /sobjects/Lead, POST /sobjects/Task',
+      'POST /composite: GET query Lead, GET query Contact',
+      'POST /composite: POST /sobjects/Lead, POST /sobjects/Task',
+    ]);
   });
 });
 
 describe('batching', () => {
-  it('delivers 200 events with sObject Collections: eight calls, one outcome per event', async () => {
+  it('delivers 200 events with sObject Collections: four calls, one outcome per event', async () => {
     const { sandbox, service } = await setup(sandboxAuth, { worker: false });
     const events = Array.from({ length: 200 }, (_, i) =>
       salesforceLead({
@@ -497,19 +598,12 @@ describe('batching', () => {
     expect(sandbox.leads).toHaveLength(199);
     expect(sandbox.tasks).toHaveLength(199);
     expect(sandbox.requests.every((r) => r.status === 200 || r.status === 201)).toBe(true);
-    const calls = sandbox.apiRequests().map((r) => {
-      const records = (r.body as { records?: unknown[] } | undefined)?.records;
-      return `${r.method} ${r.path.replace('/services/data/v62.0', '')}${r.soql ? ` ${r.soql.split(' WHERE')[0]}` : ''}${records ? ` (${records.length})` : ''}`;
-    });
-    // 200 emails do not fit in one query URL (Salesforce allows 16 KB): two look-ups per object.
-    expect(calls).toEqual([
-      'GET /query SELECT Id, Email, Phone, IsConverted, ConvertedContactId FROM Lead',
-      'GET /query SELECT Id, Email, Phone FROM Contact',
-      'GET /query SELECT Id, Email, Phone, IsConverted, ConvertedContactId FROM Lead',
-      'GET /query SELECT Id, Email, Phone FROM Contact',
+    // 200 emails do not fit in one query URL (Salesforce allows 16 KB): two look-ups per object,
+    // all four in one composite call. A first attempt looks for no Tasks of its own.
+    expect(calls(sandbox)).toEqual([
+      'POST /composite: GET query Lead, GET query Contact, GET query Lead, GET query Contact',
       'POST /composite/sobjects (190)',
       'PATCH /composite/sobjects (10)',
-      'GET /query SELECT Id, WhoId, Subject FROM Task',
       'POST /composite/sobjects (199)',
     ]);
   });

@@ -298,6 +298,277 @@ describe('Salesforce sandbox', () => {
   });
 });
 
+describe('Salesforce sandbox /composite (REST API Developer Guide, "Send Multiple Requests Using Composite")', () => {
+  const composite = (allOrNone: boolean, compositeRequest: unknown[]) =>
+    call('POST', `${v}/composite`, { allOrNone, compositeRequest });
+  const halted = (message: string) => ({
+    body: [{ errorCode: 'PROCESSING_HALTED', message }],
+    httpHeaders: {},
+    httpStatusCode: 400,
+  });
+  const ROLLED_BACK =
+    'The transaction was rolled back since another operation in the same transaction failed.';
+
+  it('runs subrequests in ONE API call, a later one using an earlier answer through @{referenceId.field}', async () => {
+    const usage = sandbox.apiUsage;
+    const answer = await composite(true, [
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Lead`,
+        referenceId: 'newLead',
+        body: { LastName: 'Comp', Company: 'Acme', Email: 'comp@acme.example' },
+      },
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Task`,
+        referenceId: 'newTask',
+        body: { Subject: 'Chat', Status: 'Completed', WhoId: '@{newLead.id}' },
+      },
+      {
+        method: 'GET',
+        // The reference stays as written in the URL; Salesforce puts the value in before running it.
+        url: `${v}/query?q=${encodeURIComponent('SELECT Id, WhoId FROM Task WHERE Id = ')}'@{newTask.id}'`,
+        referenceId: 'check',
+      },
+    ]);
+    expect(sandbox.apiUsage).toBe(usage + 1);
+    expect(answer.headers.get('sforce-limit-info')).toBe(`api-usage=${usage + 1}/${sandbox.dailyLimit}`);
+    const [lead, task, check] = answer.body.compositeResponse;
+    expect(answer.status).toBe(200);
+    expect(lead).toEqual({
+      body: { id: expect.stringMatching(/^00Q\w{15}$/), success: true, errors: [] },
+      httpHeaders: { Location: `${v}/sobjects/Lead/${lead.body.id}` },
+      httpStatusCode: 201,
+      referenceId: 'newLead',
+    });
+    expect(task).toMatchObject({ httpStatusCode: 201, referenceId: 'newTask' });
+    expect(sandbox.record(task.body.id)).toMatchObject({ WhoId: lead.body.id });
+    expect(check).toMatchObject({
+      httpStatusCode: 200,
+      referenceId: 'check',
+      body: { totalSize: 1, done: true, records: [{ Id: task.body.id, WhoId: lead.body.id }] },
+    });
+  });
+
+  it('allOrNone true: the failing subrequest keeps its error, every other one is rolled back with PROCESSING_HALTED', async () => {
+    const leads = sandbox.leads.length;
+    const answer = await composite(true, [
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Lead`,
+        referenceId: 'lead',
+        body: { LastName: 'Undone', Company: 'Acme' },
+      },
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Task`,
+        referenceId: 'task',
+        body: { Subject: 'Chat', Status: 'Finished', WhoId: '@{lead.id}' },
+      },
+      {
+        method: 'GET',
+        url: `${v}/query?q=${encodeURIComponent('SELECT Id FROM Lead')}`,
+        referenceId: 'later',
+      },
+    ]);
+    expect(answer.status).toBe(200);
+    expect(answer.body.compositeResponse).toEqual([
+      { ...halted(ROLLED_BACK), referenceId: 'lead' },
+      {
+        body: [
+          {
+            errorCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+            message: 'Status: bad value for restricted picklist field: Finished',
+            fields: ['Status'],
+          },
+        ],
+        httpHeaders: {},
+        httpStatusCode: 400,
+        referenceId: 'task',
+      },
+      { ...halted(ROLLED_BACK), referenceId: 'later' },
+    ]);
+    expect(sandbox.leads).toHaveLength(leads);
+  });
+
+  it('allOrNone false: a failure stays with its subrequest; only those that reference it are not run', async () => {
+    const contacts = sandbox.contacts.length;
+    const answer = await composite(false, [
+      { method: 'POST', url: `${v}/sobjects/Lead`, referenceId: 'badLead', body: { Company: 'Acme' } },
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Task`,
+        referenceId: 'dependent',
+        body: { Subject: 'Chat', Status: 'Completed', WhoId: '@{badLead.id}' },
+      },
+      {
+        method: 'POST',
+        url: `${v}/sobjects/Contact`,
+        referenceId: 'independent',
+        body: { LastName: 'Kept' },
+      },
+    ]);
+    expect(answer.body.compositeResponse).toEqual([
+      {
+        body: [
+          {
+            errorCode: 'REQUIRED_FIELD_MISSING',
+            message: 'Required fields are missing: [LastName]',
+            fields: ['LastName'],
+          },
+        ],
+        httpHeaders: {},
+        httpStatusCode: 400,
+        referenceId: 'badLead',
+      },
+      {
+        ...halted('Invalid reference specified. No value for badLead.id found in badLead.'),
+        referenceId: 'dependent',
+      },
+      expect.objectContaining({ httpStatusCode: 201, referenceId: 'independent' }),
+    ]);
+    expect(sandbox.contacts).toHaveLength(contacts + 1);
+  });
+
+  it('an update answers 204 with a null body; a collection subrequest is all-or-none under an all-or-none composite', async () => {
+    const leadId = sandbox.seed('Lead', { LastName: 'Patch', Company: 'Acme' });
+    const answer = await composite(true, [
+      { method: 'PATCH', url: `${v}/sobjects/Lead/${leadId}`, referenceId: 'update', body: { Title: 'CEO' } },
+      {
+        method: 'POST',
+        url: `${v}/composite/sobjects`,
+        referenceId: 'many',
+        body: {
+          allOrNone: false,
+          records: [
+            { attributes: { type: 'Contact' }, LastName: 'Fine' },
+            { attributes: { type: 'Contact' }, FirstName: 'NoLast' },
+          ],
+        },
+      },
+    ]);
+    expect(answer.body.compositeResponse[0]).toEqual({ ...halted(ROLLED_BACK), referenceId: 'update' });
+    expect(answer.body.compositeResponse[1]).toMatchObject({ httpStatusCode: 200, referenceId: 'many' });
+    expect(sandbox.record(leadId)).not.toHaveProperty('Title', 'CEO');
+    const ok = await composite(true, [
+      { method: 'PATCH', url: `${v}/sobjects/Lead/${leadId}`, referenceId: 'update', body: { Title: 'CEO' } },
+    ]);
+    expect(ok.body.compositeResponse).toEqual([
+      { body: null, httpHeaders: {}, httpStatusCode: 204, referenceId: 'update' },
+    ]);
+    expect(sandbox.record(leadId)).toMatchObject({ Title: 'CEO' });
+  });
+
+  it('over 25 subrequests or 5 queries: one LIMIT_EXCEEDED answer and nothing runs; a malformed request is a 400', async () => {
+    const leads = sandbox.leads.length;
+    const creates = Array.from({ length: 26 }, (_, i) => ({
+      method: 'POST',
+      url: `${v}/sobjects/Lead`,
+      referenceId: `lead${i}`,
+      body: { LastName: `L${i}`, Company: 'Acme' },
+    }));
+    // The answer Salesforce gave in production (guardian/support-service-lambdas#766).
+    expect((await composite(false, creates)).body).toEqual({
+      compositeResponse: [
+        {
+          body: [
+            { errorCode: 'LIMIT_EXCEEDED', message: 'The request can’t contain more than 25 operations.' },
+          ],
+          httpHeaders: {},
+          httpStatusCode: 400,
+          referenceId: null,
+        },
+      ],
+    });
+    const queries = Array.from({ length: 6 }, (_, i) => ({
+      method: 'GET',
+      url: `${v}/query?q=${encodeURIComponent('SELECT Id FROM Lead')}`,
+      referenceId: `q${i}`,
+    }));
+    expect((await composite(false, queries)).body.compositeResponse).toMatchObject([
+      { body: [{ errorCode: 'LIMIT_EXCEEDED' }], httpStatusCode: 400, referenceId: null },
+    ]);
+    expect(sandbox.leads).toHaveLength(leads);
+    expect(await composite(false, [{ method: 'GET', url: `${v}/query?q=x` }])).toMatchObject({
+      status: 400,
+      body: [
+        {
+          errorCode: 'JSON_PARSER_ERROR',
+          message: 'Invalid composite request: compositeRequest[0] has no referenceId',
+        },
+      ],
+    });
+  });
+
+  it('a fault that names a subrequest fails the composite call carrying it, or with subrequest: true, only that subrequest', async () => {
+    const own = await SalesforceSandbox.start();
+    try {
+      const conn = new jsforce.Connection({
+        instanceUrl: own.url,
+        accessToken: SANDBOX_DEFAULTS.accessToken,
+        version: '62.0',
+      });
+      const body = {
+        allOrNone: true,
+        compositeRequest: [
+          {
+            method: 'POST',
+            url: `${v}/sobjects/Lead`,
+            referenceId: 'lead',
+            body: { LastName: 'F', Company: 'A' },
+          },
+          {
+            method: 'POST',
+            url: `${v}/sobjects/Task`,
+            referenceId: 'task',
+            body: { Subject: 'Chat', Status: 'Completed', WhoId: '@{lead.id}' },
+          },
+        ],
+      };
+      own.failNext(1, { match: { method: 'POST', path: '/sobjects/Task' }, status: 503 });
+      await expect(conn.requestPost(`${v}/composite`, body)).rejects.toMatchObject({
+        errorCode: 'SERVER_UNAVAILABLE',
+      });
+      own.failNext(1, {
+        subrequest: true,
+        match: { method: 'POST', path: '/sobjects/Task' },
+        errorCode: 'UNABLE_TO_LOCK_ROW',
+        message: 'unable to obtain exclusive access to this record',
+      });
+      const answer = await conn.requestPost<{
+        compositeResponse: { httpStatusCode: number; body: unknown }[];
+      }>(`${v}/composite`, body);
+      expect(
+        answer.compositeResponse.map((r) => [
+          r.httpStatusCode,
+          (r.body as { errorCode: string }[])[0]!.errorCode,
+        ]),
+      ).toEqual([
+        [400, 'PROCESSING_HALTED'],
+        [400, 'UNABLE_TO_LOCK_ROW'],
+      ]);
+      expect(own.leads).toEqual([]);
+      await conn.requestPost(`${v}/composite`, body);
+      expect(own.tasks).toEqual([expect.objectContaining({ WhoId: own.leads[0]!.Id })]);
+      expect(
+        own
+          .operations()
+          .map((op) => `${op.method} ${op.referenceId ?? op.path.split('/').pop()} ${op.status}`),
+      ).toEqual(['POST composite 503', 'POST lead 400', 'POST task 400', 'POST lead 201', 'POST task 201']);
+      // Two composite calls reached the API, each counted once (the 503 was answered before it).
+      expect(own.apiUsage).toBe(2);
+      expect(own.injected).toEqual(
+        new Map([
+          ['503', 1],
+          ['subrequest 400 UNABLE_TO_LOCK_ROW', 1],
+        ]),
+      );
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('Salesforce sandbox failRandomly (driven by jsforce, as the connector is)', () => {
   async function start() {
     const own = await SalesforceSandbox.start();

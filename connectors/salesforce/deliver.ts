@@ -2,53 +2,34 @@ import type { Connection, Record as SfRecord } from 'jsforce';
 import { type DeliveryError, PermanentError } from '../errors.ts';
 import type { DeliveryContext, DeliveryResult } from '../types.ts';
 import { type SalesforceAuth, SalesforceClient } from './client.ts';
-import { errorCodeOf, recordErrors, type SalesforceError } from './errors.ts';
+import { errorCodeOf, recordErrors } from './errors.ts';
+import { findEarlierTasks, findRecords } from './find-records.ts';
 import {
-  ambiguous,
-  ambiguousExternalId,
-  ambiguousUrls,
-  dedupe,
-  type Found,
-  matches,
-  sameId,
-} from './matching.ts';
-import { type EventPlan, lookupSoql, lookupWhere, planEvent, queryUrl, taskLookupSoql } from './plan.ts';
+  deliveryResult,
+  earlierAttemptMayHaveWritten,
+  type Item,
+  type SaveOutcome,
+  type Target,
+} from './item.ts';
+import { ambiguousExternalId, ambiguousUrls } from './matching.ts';
+import { planEvent } from './plan.ts';
 import type { RecordObject, SalesforceSettings } from './settings.ts';
-import { chunkForSoql, soqlString } from './soql.ts';
-
-/** Where one event lands. */
-interface Target {
-  object: RecordObject;
-  /** Known after the look-up for existing records, after the write for new ones. */
-  id?: string | undefined;
-  /** create: POST; update: PATCH by Id; upsert: PATCH by external ID. */
-  write: 'create' | 'update' | 'upsert';
-  /** The record was there before this attempt (so an earlier attempt may have made its Task). */
-  existed: boolean;
-  convertedFrom?: string | undefined;
-}
-
-interface Item {
-  index: number;
-  plan: EventPlan;
-  target?: Target;
-  taskId?: string;
-  taskFound?: boolean;
-  /** Set when the item failed; later steps skip it. */
-  error?: DeliveryError;
-}
-
-type SaveOutcome = { success?: boolean; id?: string; created?: boolean; errors?: SalesforceError[] };
+import { writesTogether, writeTogether } from './write-together.ts';
 
 const MAX_COLLECTION = 200;
 
 /**
- * Delivers events in as few calls as Salesforce allows: one look-up query
- * per object for the whole group, one sObject Collections call per kind of
- * write (create, update, upsert) and object, one query for Tasks of earlier
- * attempts, one call for the new Tasks. A single event uses the single-
- * record endpoints. Every step records failures per event, so one bad
- * record never fails the others.
+ * Delivers events in as few API calls as Salesforce allows (see README.md,
+ * "What one event does"). For one event: its look-ups in one /composite
+ * call, then its record and Task in another, all or none — 2 calls. For a
+ * group: the look-ups in composite calls of up to five queries, one sObject
+ * Collections call per kind of write (create, update, upsert) and object,
+ * one for the new Tasks. On a retry only, a query for Tasks an earlier
+ * attempt made. Every step records failures per event, so one bad record
+ * never fails the others.
+ *
+ * @example
+ * const [outcome] = await deliverMany(settings, auth, Date.now, [context]);
  */
 export async function deliverMany(
   settings: SalesforceSettings,
@@ -79,7 +60,7 @@ export async function deliverMany(
     const client = await SalesforceClient.open(settings, auth, now);
     const deferred = await new Round(settings, client).run(round);
     for (const item of round)
-      if (!deferred.includes(item)) outcomes[item.index] = item.error ?? result(settings, item);
+      if (!deferred.includes(item)) outcomes[item.index] = item.error ?? deliveryResult(settings, item);
     pending = [...deferred, ...later].sort((a, b) => a.index - b.index);
   }
   return outcomes;
@@ -93,81 +74,34 @@ class Round {
 
   /** Performs the items; returns those deferred to the next round (same record as an earlier item). */
   async run(items: Item[]): Promise<Item[]> {
-    await this.resolve(items);
-    const deferred = this.deferCollisions(items);
+    const { settings, client } = this;
+    await findRecords(settings, client, items);
+    const deferred = deferCollisions(items);
     const active = () => items.filter((item) => !item.error && !deferred.includes(item));
-    await this.writeRecords(active());
-    if (this.settings.task.enabled) await this.writeTasks(active());
+    // Check before redo, only where an earlier attempt may have written (item.ts).
+    // With a Task external ID field the upsert needs no check.
+    if (settings.task.enabled && !settings.task.external_id_field)
+      await findEarlierTasks(
+        settings,
+        client,
+        active().filter(
+          (item) => item.plan.task && item.target!.existed && earlierAttemptMayHaveWritten(item.plan.context),
+        ),
+      );
+    const live = active();
+    // One event: its record and Task in one composite call, all or none.
+    const together = live.length === 1 ? writesTogether(settings, live[0]!) : undefined;
+    if (together) {
+      await writeTogether(settings, client, live[0]!, together);
+      return deferred;
+    }
+    // A Task found means its attempt wrote the record too: nothing more to write.
+    await this.writeRecords(live.filter((item) => !item.taskFound));
+    if (settings.task.enabled) await this.writeTasks(active());
     return deferred;
   }
 
-  /* ---------------- 1. find existing records ---------------- */
-
-  private async resolve(items: Item[]): Promise<void> {
-    const object = this.settings.object;
-    const byExternalId = this.settings.match.by === 'external_id';
-    const objects: RecordObject[] = object === 'Lead' && !byExternalId ? ['Lead', 'Contact'] : [object];
-    const extraField = byExternalId ? this.settings.match.external_id_field : undefined;
-    const chunks = chunkForSoql(
-      items,
-      (item) => encodeURIComponent(soqlString(item.plan.match.value)).length,
-    );
-    for (const chunk of chunks) {
-      const found = new Map<Item, Found[]>(chunk.map((item) => [item, []]));
-      for (const on of objects) {
-        const live = chunk.filter((item) => !item.error);
-        if (live.length === 0) break;
-        const soql = lookupSoql(on, lookupWhere(live.map((item) => item.plan.match)), extraField);
-        let records: SfRecord[];
-        try {
-          records = await this.query(`the look-up of existing ${on}s`, soql);
-        } catch (error) {
-          for (const item of live) item.error = error as DeliveryError;
-          continue;
-        }
-        for (const item of live)
-          for (const record of records.filter((r) => matches(r, item.plan.match))) {
-            if (record.IsConverted === true) {
-              if (record.ConvertedContactId)
-                found
-                  .get(item)!
-                  .push({ object: 'Contact', id: record.ConvertedContactId, convertedFrom: record.Id });
-            } else found.get(item)!.push({ object: on, id: record.Id! });
-          }
-      }
-      for (const [item, candidates] of found) {
-        if (item.error) continue;
-        const distinct = dedupe(candidates);
-        if (distinct.length > 1) item.error = ambiguous(item.plan.match, distinct);
-        else if (distinct.length === 1) {
-          const only = distinct[0]!;
-          item.target = {
-            object: only.object,
-            id: only.id,
-            existed: true,
-            convertedFrom: only.convertedFrom,
-            write: byExternalId && only.object === object && !only.convertedFrom ? 'upsert' : 'update',
-          };
-        } else item.target = { object, existed: false, write: byExternalId ? 'upsert' : 'create' };
-      }
-    }
-  }
-
-  /** Two items that landed on the same existing record: the later one waits for the next round. */
-  private deferCollisions(items: Item[]): Item[] {
-    const seen = new Set<string>();
-    const deferred: Item[] = [];
-    for (const item of items) {
-      const id = item.target?.id;
-      if (item.error || !id) continue;
-      const key = id.slice(0, 15);
-      if (seen.has(key)) deferred.push(item);
-      seen.add(key);
-    }
-    return deferred;
-  }
-
-  /* ---------------- 2. create or update them ---------------- */
+  /* ---------------- records (several events: sObject Collections) ---------------- */
 
   private async writeRecords(items: Item[]): Promise<void> {
     const kinds: [Target['write'], RecordObject][] = [
@@ -224,13 +158,11 @@ class Round {
         );
   }
 
-  /* ---------------- 3. the transcript Task ---------------- */
+  /* ---------------- the transcript Tasks ---------------- */
 
   private async writeTasks(items: Item[]): Promise<void> {
-    const withTask = items.filter((item) => item.plan.task && item.target?.id);
     const externalIdField = this.settings.task.external_id_field;
-    if (!externalIdField) await this.findEarlierTasks(withTask.filter((item) => item.target!.existed));
-    const toWrite = withTask.filter((item) => !item.error && !item.taskId);
+    const toWrite = items.filter((item) => item.plan.task && item.target?.id && !item.taskId);
     await this.save(
       externalIdField ? 'upsert' : 'create',
       'Task',
@@ -241,50 +173,6 @@ class Round {
       },
       externalIdField,
     );
-  }
-
-  /** Check before redo: a Task carrying this event's marker on this record means an earlier attempt made it. */
-  private async findEarlierTasks(items: Item[]): Promise<void> {
-    const chunks = chunkForSoql(items, (item) => 60 + item.plan.task!.marker!.length);
-    for (const chunk of chunks) {
-      const soql = taskLookupSoql(
-        chunk.map((item) => ({ whoId: item.target!.id!, marker: item.plan.task!.marker! })),
-      );
-      let tasks: SfRecord[];
-      try {
-        tasks = await this.query('the look-up of Tasks from earlier attempts', soql);
-      } catch (error) {
-        for (const item of chunk) item.error = error as DeliveryError;
-        continue;
-      }
-      for (const item of chunk) {
-        const task = tasks.find(
-          (t) =>
-            sameId(String(t.WhoId ?? ''), item.target!.id!) &&
-            String(t.Subject ?? '')
-              .toLowerCase()
-              .endsWith(item.plan.task!.marker!.toLowerCase()),
-        );
-        if (task?.Id) {
-          item.taskId = task.Id;
-          item.taskFound = true;
-        }
-      }
-    }
-  }
-
-  /* ---------------- calls ---------------- */
-
-  private async query(what: string, soql: string): Promise<SfRecord[]> {
-    return this.client.call(what, async (conn) => {
-      let page = await conn.request<QueryPage>(queryUrl(this.settings, soql));
-      const records = [...page.records];
-      while (!page.done && page.nextRecordsUrl) {
-        page = await conn.request<QueryPage>(page.nextRecordsUrl);
-        records.push(...page.records);
-      }
-      return records;
-    });
   }
 
   /**
@@ -301,13 +189,13 @@ class Round {
   ): Promise<void> {
     for (let start = 0; start < entries.length; start += MAX_COLLECTION) {
       const chunk = entries.slice(start, start + MAX_COLLECTION);
-      const whatOf = (entry: { item: Item }) =>
+      const nameOf = (entry: { item: Item }) =>
         write === 'update' ? `the update of ${object} ${entry.item.target!.id}` : `the ${object}`;
       let outcomes: SaveOutcome[];
       try {
         outcomes =
           chunk.length === 1
-            ? [await this.saveOne(write, object, chunk[0]!, externalIdField, whatOf(chunk[0]!))]
+            ? [await this.saveOne(write, object, chunk[0]!, externalIdField, nameOf(chunk[0]!))]
             : await this.client.call(`the batch of ${chunk.length} ${object} records`, (conn) =>
                 saveMany(
                   conn,
@@ -329,7 +217,7 @@ class Round {
           outcome?.errors?.some((e) => (e.errorCode ?? e.statusCode) === 'DUPLICATE_EXTERNAL_ID')
         )
           entry.item.error = ambiguousExternalId(entry.item.plan.match, outcome.errors);
-        else entry.item.error = recordErrors(whatOf(entry), outcome?.errors ?? []);
+        else entry.item.error = recordErrors(nameOf(entry), outcome?.errors ?? []);
       });
     }
   }
@@ -376,32 +264,16 @@ async function saveMany(
   return (await conn.upsert(object, records, externalIdField!, options)) as SaveOutcome[];
 }
 
-interface QueryPage {
-  records: SfRecord[];
-  done: boolean;
-  nextRecordsUrl?: string;
-}
-
-function result(settings: SalesforceSettings, item: Item): DeliveryResult {
-  const target = item.target!;
-  const action = target.existed ? 'updated' : 'created';
-  const converted = target.convertedFrom ? ` (Lead ${target.convertedFrom} was converted)` : '';
-  const task = item.taskId ? `, task ${item.taskId} ${item.taskFound ? 'already there' : 'created'}` : '';
-  return {
-    summary: `${target.object} ${target.id} ${action}${converted}${task}`,
-    statusCode: target.existed ? 200 : 201,
-    data: {
-      object: target.object,
-      id: target.id,
-      action,
-      ...(target.convertedFrom ? { converted_lead_id: target.convertedFrom } : {}),
-      ...(item.taskId ? { task_id: item.taskId, task: item.taskFound ? 'existing' : 'created' } : {}),
-      links: [
-        {
-          label: 'Open in Salesforce',
-          url: `${settings.instance_url}/lightning/r/${target.object}/${target.id}/view`,
-        },
-      ],
-    },
-  };
+/** Two items that landed on the same existing record: the later one waits for the next round. */
+function deferCollisions(items: Item[]): Item[] {
+  const seen = new Set<string>();
+  const deferred: Item[] = [];
+  for (const item of items) {
+    const id = item.target?.id;
+    if (item.error || !id) continue;
+    const key = id.slice(0, 15);
+    if (seen.has(key)) deferred.push(item);
+    seen.add(key);
+  }
+  return deferred;
 }

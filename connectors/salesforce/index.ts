@@ -3,7 +3,7 @@ import { DeliveryError } from '../errors.ts';
 import { defineConnectorType } from '../types.ts';
 import { SalesforceAuth } from './client.ts';
 import { deliverMany } from './deliver.ts';
-import { previewRequests } from './plan.ts';
+import { previewRequests } from './preview.ts';
 import { salesforceSettings } from './settings.ts';
 
 /**

@@ -1,10 +1,9 @@
 import { unreadablePhoneHint } from '../../src/mapping/phone.ts';
 import { renderFields } from '../../src/mapping/template.ts';
 import { PermanentError } from '../errors.ts';
-import type { DeliveryContext, PlannedRequest } from '../types.ts';
-import type { SalesforceAuth } from './client.ts';
+import type { DeliveryContext } from '../types.ts';
 import { DESCRIPTION_LIMIT, type RecordObject, type SalesforceSettings, SUBJECT_LIMIT } from './settings.ts';
-import { soqlEndsWith, soqlIn, soqlString } from './soql.ts';
+import { soqlEndsWith, soqlIn } from './soql.ts';
 
 /** How an event finds its record. */
 export type MatchKey =
@@ -132,6 +131,18 @@ export function queryUrl(settings: SalesforceSettings, soql: string): string {
   return `${apiBase(settings)}/query?q=${encodeURIComponent(soql)}`;
 }
 
+/**
+ * The objects a record look-up reads: Lead and Contact for a Lead by email or phone, else the one object.
+ *
+ * @example
+ * lookupObjects(settings) // ['Lead', 'Contact'] with the defaults
+ */
+export function lookupObjects(settings: SalesforceSettings): RecordObject[] {
+  return settings.object === 'Lead' && settings.match.by !== 'external_id'
+    ? ['Lead', 'Contact']
+    : [settings.object];
+}
+
 /** The fields the record look-up reads. */
 export function lookupSoql(object: RecordObject, where: string, extraField?: string): string {
   const fields = ['Id', 'Email', 'Phone'];
@@ -166,119 +177,64 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-/**
- * The requests one event causes, in order, with notes where a request
- * depends on an earlier answer. `{…}` stands for ids known only then.
- */
-export function previewRequests(
-  settings: SalesforceSettings,
-  auth: SalesforceAuth,
-  context: DeliveryContext,
-): PlannedRequest[] {
-  const plan = planEvent(settings, context);
-  if (plan instanceof PermanentError)
-    return [{ method: 'NONE', url: settings.instance_url, note: `nothing would be sent: ${plan.message}` }];
-  const base = apiBase(settings);
-  const headers = { Authorization: 'Bearer ••••••' };
-  const json = { ...headers, 'content-type': 'application/json' };
-  const object = settings.object;
-  const requests: PlannedRequest[] = [];
-  if (auth.needsToken || auth.canRenew) requests.push(auth.plannedTokenRequest());
+/** One write as a REST request: a single call, or a subrequest of a composite call. */
+export interface WriteRequest {
+  method: 'POST' | 'PATCH';
+  /** From the API version root: `/sobjects/Lead`. */
+  path: string;
+  body: Record<string, string>;
+}
 
-  const match = plan.match;
-  const lookup = (on: RecordObject, extra?: string): PlannedRequest => ({
-    method: 'GET',
-    url: queryUrl(settings, lookupSoql(on, lookupWhere([match]), extra)),
-    headers,
-    note:
-      match.by === 'external_id'
-        ? `finds the ${on} with ${match.field} = ${soqlString(match.value)}`
-        : `finds ${on}s with this ${match.by === 'email' ? 'email' : 'phone number'}`,
-  });
-  if (match.by === 'external_id') {
-    requests.push(lookup(object, match.field));
-    const url = `${base}/sobjects/${object}/${match.field}/${encodeURIComponent(match.value)}`;
-    const { [match.field]: _, ...createBody } = plan.createFields(object);
-    const { [match.field]: __, ...updateBody } = plan.updateFields(object);
-    requests.push({
-      method: 'PATCH',
-      url,
-      headers: json,
-      body: createBody,
-      note: `upsert by ${match.field}, when the look-up found no ${object}: creates it`,
-    });
-    requests.push({
-      method: 'PATCH',
-      url,
-      headers: json,
-      body: updateBody,
-      note: `upsert by ${match.field}, instead, when the look-up found one ${object}: updates it`,
-    });
-  } else {
-    requests.push(lookup(object));
-    if (object === 'Lead') requests.push(lookup('Contact'));
-    requests.push({
-      method: 'POST',
-      url: `${base}/sobjects/${object}`,
-      headers: json,
-      body: plan.createFields(object),
-      note:
-        object === 'Lead'
-          ? 'only if the look-ups found no Lead or Contact'
-          : 'only if the look-up found no Contact',
-    });
-    if (object === 'Lead')
-      requests.push({
-        method: 'PATCH',
-        url: `${base}/sobjects/Lead/{Lead.Id}`,
-        headers: json,
-        body: plan.updateFields('Lead'),
-        note: 'instead, if they found one open Lead',
-      });
+/**
+ * The write of an event's record: POST to create, PATCH by Id to update
+ * (only the fields that rendered: undefined when none did), PATCH by the
+ * external ID to upsert (the value URL-encoded in the path, not the body).
+ *
+ * @example
+ * recordWrite(plan, { write: 'update', object: 'Lead', existed: true }, '00Q5g…')
+ * // { method: 'PATCH', path: '/sobjects/Lead/00Q5g…', body: { FirstName: 'Dana', … } }
+ */
+export function recordWrite(
+  plan: EventPlan,
+  target: { write: 'create' | 'update' | 'upsert'; object: RecordObject; existed: boolean },
+  id: string | undefined,
+): WriteRequest | undefined {
+  const { write, object } = target;
+  if (write === 'create')
+    return { method: 'POST', path: `/sobjects/${object}`, body: plan.createFields(object) };
+  if (write === 'update') {
+    const body = plan.updateFields(object);
+    return Object.keys(body).length > 0
+      ? { method: 'PATCH', path: `/sobjects/${object}/${id}`, body }
+      : undefined;
   }
-  if (object === 'Lead' || match.by !== 'external_id')
-    requests.push({
-      method: 'PATCH',
-      url: `${base}/sobjects/Contact/{Contact.Id}`,
-      headers: json,
-      body: plan.updateFields('Contact'),
-      note:
-        match.by === 'external_id'
-          ? 'instead, if the Lead it found was converted: its Contact (ConvertedContactId)'
-          : object === 'Lead'
-            ? 'instead, if they found one Contact, or a converted Lead (its ConvertedContactId)'
-            : 'instead, if it found one Contact',
-    });
-  if (plan.task) {
-    const task: Record<string, string> = { ...plan.task.fields, WhoId: '{Id of the Lead or Contact}' };
-    const externalIdField = settings.task.external_id_field;
-    if (externalIdField) {
-      const { [externalIdField]: _, ...body } = task;
-      requests.push({
-        method: 'PATCH',
-        url: `${base}/sobjects/Task/${externalIdField}/${encodeURIComponent(context.eventId)}`,
-        headers: json,
-        body,
-        note: `upsert by ${externalIdField} = the event id: one Task per event, however often this runs`,
-      });
-    } else {
-      requests.push({
-        method: 'GET',
-        url: queryUrl(
-          settings,
-          taskLookupSoql([{ whoId: '{Id of the Lead or Contact}', marker: plan.task.marker! }]),
-        ),
-        headers,
-        note: 'only when the record existed before: finds the Task an earlier attempt created',
-      });
-      requests.push({
-        method: 'POST',
-        url: `${base}/sobjects/Task`,
-        headers: json,
-        body: task,
-        note: 'unless that look-up found it',
-      });
-    }
-  }
-  return requests;
+  const match = plan.match as Extract<MatchKey, { by: 'external_id' }>;
+  const { [match.field]: _, ...body } = target.existed
+    ? plan.updateFields(object)
+    : plan.createFields(object);
+  return {
+    method: 'PATCH',
+    path: `/sobjects/${object}/${match.field}/${encodeURIComponent(match.value)}`,
+    body,
+  };
+}
+
+/**
+ * The transcript Task on the record `whoId` (an id, or a composite
+ * reference such as `@{record.id}`): created, or upserted by the event id
+ * when `task.external_id_field` is set.
+ *
+ * @example
+ * taskWrite(settings, plan, '@{record.id}') // { method: 'POST', path: '/sobjects/Task', body: { Subject: '… [leadrelay ev_…]', WhoId: '@{record.id}', … } }
+ */
+export function taskWrite(settings: SalesforceSettings, plan: EventPlan, whoId: string): WriteRequest {
+  const field = settings.task.external_id_field;
+  const fields: Record<string, string> = { ...plan.task!.fields, WhoId: whoId };
+  if (!field) return { method: 'POST', path: '/sobjects/Task', body: fields };
+  const { [field]: _, ...body } = fields;
+  return {
+    method: 'PATCH',
+    path: `/sobjects/Task/${field}/${encodeURIComponent(plan.context.eventId)}`,
+    body,
+  };
 }

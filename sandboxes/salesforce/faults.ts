@@ -17,8 +17,18 @@ export interface SandboxFault {
   reset?: boolean;
   /** Perform the request first, then answer with the fault: the write happened, the answer is lost. */
   afterEffect?: boolean;
-  /** Which request gets it; default: any REST API (`/services/data/…`) request. */
+  /**
+   * Which request gets it; default: any REST API (`/services/data/…`) request.
+   * A `/composite` call fits when one of its subrequests does.
+   */
   match?: { method?: string; path?: string | RegExp };
+  /**
+   * Answer a matching subrequest of a `/composite` call with this fault's
+   * status and error (inside the composite response, under its allOrNone
+   * rules) instead of failing an HTTP request; `afterEffect` performs the
+   * subrequest first. Delays and resets do not apply to subrequests.
+   */
+  subrequest?: boolean;
   /** How `injected` counts it (default: from the fields, e.g. `503 SERVER_UNAVAILABLE`, `reset`). */
   kind?: string;
 }
@@ -34,6 +44,7 @@ export function faultMatches(fault: SandboxFault, method: string, path: string):
 /** How a fault is counted: `503 SERVER_UNAVAILABLE`, `reset`, `slow 200 ms`, `performed, then connection dropped`… */
 export function faultKind(fault: SandboxFault): string {
   if (fault.kind) return fault.kind;
+  if (fault.subrequest) return `subrequest ${faultAnswer(fault).status} ${fault.errorCode ?? 'error'}`;
   const delay = fault.delayMs ? ` after ${fault.delayMs} ms` : '';
   const answers = fault.status !== undefined || fault.errorCode !== undefined || fault.body !== undefined;
   const answer = answers

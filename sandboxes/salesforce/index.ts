@@ -3,6 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { collection } from './collections.ts';
+import {
+  carriedOperations,
+  operationsOf,
+  runComposite,
+  type SandboxOperation,
+  type SandboxSubrequest,
+} from './composite.ts';
 import { type Answer, notFound, RequestError } from './errors.ts';
 import { faultAnswer, faultKind, faultMatches, type SandboxFault } from './faults.ts';
 import { answerTokenRequest } from './oauth.ts';
@@ -15,7 +22,8 @@ import { SoqlError } from './soql.ts';
 /*
  * A local stand-in for a Salesforce org's REST API, answering the paths
  * jsforce calls with Salesforce's shapes: OAuth token endpoint, SOQL query,
- * sObject create/update/upsert-by-external-ID, sObject Collections. It keeps
+ * sObject create/update/upsert-by-external-ID, sObject Collections, Composite
+ * (subrequests with references, allOrNone, one API request). It keeps
  * Leads, Contacts, Accounts and Tasks in memory, enforces required fields,
  * field lengths, email format, restricted picklists, read-only fields,
  * converted Leads, switchable duplicate rules, admins' validation rules and
@@ -24,6 +32,7 @@ import { SoqlError } from './soql.ts';
  * `GET /_sandbox/state` shows the records over HTTP.
  */
 
+export type { SandboxOperation, SandboxSubrequest } from './composite.ts';
 export type { SandboxFault } from './faults.ts';
 export type { SandboxRecord } from './records.ts';
 export type { DuplicateRule, ValidationRule } from './rules.ts';
@@ -38,6 +47,8 @@ export interface SandboxRequest {
   /** What was answered (0: connection dropped). */
   status: number;
   at: number;
+  /** The subrequests of a `/composite` call, with what each answered. */
+  subrequests?: SandboxSubrequest[];
 }
 
 export interface SalesforceSandboxOptions {
@@ -158,6 +169,18 @@ export class SalesforceSandbox {
     return this.requests.filter((r) => r.path.startsWith('/services/data/') && r.path.includes(part));
   }
 
+  /**
+   * What acted on the org, in order: each REST request, except that a
+   * `/composite` call is replaced by its subrequests. Optionally only those
+   * whose path contains `part`.
+   *
+   * @example
+   * sandbox.operations('/sobjects/Task').filter((op) => op.method === 'POST') // every Task create, composite or not
+   */
+  operations(part = ''): SandboxOperation[] {
+    return this.apiRequests().flatMap((request) => operationsOf(request, part));
+  }
+
   /** Adds a record as an admin's import would: no validation, no rules. Returns its id. */
   seed(object: string, fields: Record<string, unknown>): string {
     return this.org.seed(object, fields);
@@ -207,7 +230,13 @@ export class SalesforceSandbox {
     this.tokens.add(token);
   }
 
-  /** The next `count` matching requests get `fault`. */
+  /**
+   * The next `count` matching requests get `fault`. A fault's `match` also
+   * fits a `/composite` call one of whose subrequests it names (the call
+   * carrying that write is what fails, is delayed or loses its answer);
+   * with `subrequest: true` it answers that subrequest instead, inside the
+   * composite response.
+   */
   failNext(count: number, fault: SandboxFault = {}): void {
     this.faults.queue(count, fault);
   }
@@ -267,7 +296,12 @@ export class SalesforceSandbox {
       });
       return;
     }
-    const fault = this.faults.take((candidate) => faultMatches(candidate, method, url.pathname));
+    // A composite call fits a fault that names one of its subrequests.
+    const operations = carriedOperations(method, url.pathname, entry.body, this.url);
+    const fault = this.faults.take(
+      (candidate) =>
+        !candidate.subrequest && operations.some((op) => faultMatches(candidate, op.method, op.path)),
+    );
     if (fault && !fault.afterEffect) {
       if (fault.delayMs) await sleep(fault.delayMs);
       if (fault.reset) {
@@ -289,7 +323,7 @@ export class SalesforceSandbox {
         tokenRequests: this.tokenRequests,
       });
     } else if (url.pathname.startsWith('/services/data/')) {
-      answer = this.api(req, url, method, raw);
+      answer = this.api(req, url, method, raw, entry);
     } else {
       answer = {
         status: 404,
@@ -340,7 +374,7 @@ export class SalesforceSandbox {
 
   /* ---------------- REST API ---------------- */
 
-  private api(req: IncomingMessage, url: URL, method: string, raw: string): Answer {
+  private api(req: IncomingMessage, url: URL, method: string, raw: string, entry: SandboxRequest): Answer {
     const auth = req.headers.authorization ?? '';
     const token = /^Bearer (.+)$/i.exec(auth)?.[1];
     if (!token || !this.tokens.has(token))
@@ -353,12 +387,9 @@ export class SalesforceSandbox {
         status: 403,
         body: [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }],
       };
+    // One API request, whatever it carries: a composite call's subrequests are not counted.
     this.apiUsage++;
 
-    const versioned = /^\/services\/data\/v(\d+\.\d)(\/.*)?$/.exec(url.pathname);
-    const version = versioned ? Number(versioned[1]) : 0;
-    if (!versioned || version < 31 || version > 66) return notFound();
-    const rest = versioned[2] ?? '/';
     let body: unknown;
     if (raw) {
       try {
@@ -370,6 +401,35 @@ export class SalesforceSandbox {
         };
       }
     }
+    if (method === 'POST' && /^\/services\/data\/v\d+\.\d\/composite\/?$/.test(url.pathname)) {
+      const version = Number(/v(\d+\.\d)/.exec(url.pathname)![1]);
+      if (version < 38 || version > 66) return notFound();
+      try {
+        const { answer, log } = runComposite(body, {
+          org: this.org,
+          origin: this.url,
+          perform: (subMethod, subUrl, subBody) => this.perform(subMethod, subUrl, subBody),
+          fault: (subMethod, path) =>
+            this.faults.take(
+              (candidate) => candidate.subrequest === true && faultMatches(candidate, subMethod, path),
+            ),
+        });
+        entry.subrequests = log;
+        return answer;
+      } catch (error) {
+        if (error instanceof RequestError) return { status: error.status, body: error.errors };
+        throw error;
+      }
+    }
+    return this.perform(method, url, body);
+  }
+
+  /** One REST request (or composite subrequest) on the org, Salesforce's errors as answers. */
+  private perform(method: string, url: URL, body: unknown): Answer {
+    const versioned = /^\/services\/data\/v(\d+\.\d)(\/.*)?$/.exec(url.pathname);
+    const version = versioned ? Number(versioned[1]) : 0;
+    if (!versioned || version < 31 || version > 66) return notFound();
+    const rest = versioned[2] ?? '/';
     try {
       return this.route(method, rest, url, body, version);
     } catch (error) {

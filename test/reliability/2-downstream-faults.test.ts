@@ -144,11 +144,19 @@ describe('downstream faults', () => {
       { afterEffect: true, delayMs: HANG_MS, kind: 'performed, answer lost (timeout)' },
     ];
     // REQUEST_LIMIT_EXCEEDED is left out: Salesforce means the daily budget by it, which no retry
-    // within minutes gets past. Row locks happen to writes only (POST and PATCH count as one kind).
+    // within minutes gets past. Row locks happen to writes only (POST and PATCH count as one kind):
+    // to a call that carries a write (a /composite call fits by its subrequests), or to the Task
+    // inside the Lead-and-Task composite call, which rolls the Lead back with it.
+    const writes = /\/sobjects(\/|$)/;
     const salesforceFaults: SandboxFault[] = [
       { errorCode: 'SERVER_UNAVAILABLE' },
-      { errorCode: 'UNABLE_TO_LOCK_ROW', match: { method: 'POST' } },
-      { errorCode: 'UNABLE_TO_LOCK_ROW', match: { method: 'PATCH' } },
+      { errorCode: 'UNABLE_TO_LOCK_ROW', match: { method: 'POST', path: writes } },
+      { errorCode: 'UNABLE_TO_LOCK_ROW', match: { method: 'PATCH', path: writes } },
+      {
+        errorCode: 'UNABLE_TO_LOCK_ROW',
+        subrequest: true,
+        match: { method: 'POST', path: '/sobjects/Task' },
+      },
       { reset: true },
       { delayMs: SLOW_MS },
       { errorCode: 'SERVER_UNAVAILABLE', delayMs: HANG_MS, kind: noEffect },

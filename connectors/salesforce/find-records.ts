@@ -1,0 +1,221 @@
+import type { Connection, Record as SfRecord } from 'jsforce';
+import type { DeliveryError } from '../errors.ts';
+import type { SalesforceClient } from './client.ts';
+import {
+  MAX_COMPOSITE_QUERIES,
+  type SubrequestResult,
+  sendComposite,
+  subrequestError,
+  subrequestUrl,
+} from './composite.ts';
+import type { Item } from './item.ts';
+import { ambiguous, dedupe, type Found, matches, sameId } from './matching.ts';
+import { lookupObjects, lookupSoql, lookupWhere, queryUrl, taskLookupSoql } from './plan.ts';
+import type { RecordObject, SalesforceSettings } from './settings.ts';
+import { chunkForSoql, soqlString } from './soql.ts';
+
+/*
+ * The reads of a delivery round: which record each event lands on (by
+ * email, phone or external ID, following converted Leads to their Contact),
+ * and, on a retry, whether an earlier attempt already made the event's Task.
+ * Several look-ups travel in one /composite call (up to 5 queries, ONE API
+ * request); a lone query goes as a plain GET, which costs the same.
+ */
+
+interface QueryPage {
+  records: SfRecord[];
+  done: boolean;
+  nextRecordsUrl?: string;
+}
+
+/** One look-up: its SOQL, what it reads ("existing Leads"), and whom its failure fails. */
+interface Lookup {
+  soql: string;
+  reads: string;
+  items: Item[];
+}
+
+/**
+ * Sets `target` (or `error`) on each item: the one record its match key
+ * finds, or a record to create; several records are an ambiguous match,
+ * never a guess.
+ *
+ * @example
+ * await findRecords(settings, client, items); // items[0].target → { object: 'Lead', id: '00Q…', write: 'update', existed: true }
+ */
+export async function findRecords(
+  settings: SalesforceSettings,
+  client: SalesforceClient,
+  items: Item[],
+): Promise<void> {
+  const object = settings.object;
+  const byExternalId = settings.match.by === 'external_id';
+  const extraField = byExternalId ? settings.match.external_id_field : undefined;
+  const chunks = chunkForSoql(items, (item) => encodeURIComponent(soqlString(item.plan.match.value)).length);
+  const found = new Map<Item, Found[]>(items.map((item) => [item, []]));
+  const lookups: (Lookup & { on: RecordObject })[] = chunks.flatMap((chunk) =>
+    lookupObjects(settings).map((on) => ({
+      on,
+      soql: lookupSoql(on, lookupWhere(chunk.map((item) => item.plan.match)), extraField),
+      reads: `existing ${on}s`,
+      items: chunk,
+    })),
+  );
+  const answers = await runQueries(settings, client, lookups);
+  lookups.forEach((lookup, index) => {
+    const answer = answers[index]!;
+    for (const item of lookup.items) {
+      if (item.error) continue;
+      if (!Array.isArray(answer)) {
+        item.error = answer;
+        continue;
+      }
+      for (const record of answer.filter((r) => matches(r, item.plan.match))) {
+        if (record.IsConverted === true) {
+          if (record.ConvertedContactId)
+            found
+              .get(item)!
+              .push({ object: 'Contact', id: record.ConvertedContactId, convertedFrom: record.Id });
+        } else found.get(item)!.push({ object: lookup.on, id: record.Id! });
+      }
+    }
+  });
+  for (const [item, candidates] of found) {
+    if (item.error) continue;
+    const distinct = dedupe(candidates);
+    if (distinct.length > 1) item.error = ambiguous(item.plan.match, distinct);
+    else if (distinct.length === 1) {
+      const only = distinct[0]!;
+      item.target = {
+        object: only.object,
+        id: only.id,
+        existed: true,
+        convertedFrom: only.convertedFrom,
+        write: byExternalId && only.object === object && !only.convertedFrom ? 'upsert' : 'update',
+      };
+    } else item.target = { object, existed: false, write: byExternalId ? 'upsert' : 'create' };
+  }
+}
+
+/**
+ * Check before redo: a Task carrying this event's marker on this record
+ * means an earlier attempt made it (and, since a Task is only written with
+ * or after its record, wrote the record too). Sets `taskId` and `taskFound`.
+ */
+export async function findEarlierTasks(
+  settings: SalesforceSettings,
+  client: SalesforceClient,
+  items: Item[],
+): Promise<void> {
+  const lookups: Lookup[] = chunkForSoql(items, (item) => 60 + item.plan.task!.marker!.length).map(
+    (chunk) => ({
+      soql: taskLookupSoql(
+        chunk.map((item) => ({ whoId: item.target!.id!, marker: item.plan.task!.marker! })),
+      ),
+      reads: 'Tasks from earlier attempts',
+      items: chunk,
+    }),
+  );
+  const answers = await runQueries(settings, client, lookups);
+  lookups.forEach((lookup, index) => {
+    const tasks = answers[index]!;
+    for (const item of lookup.items) {
+      if (!Array.isArray(tasks)) {
+        item.error = tasks;
+        continue;
+      }
+      const marker = item.plan.task!.marker!.toLowerCase();
+      const task = tasks.find(
+        (t) =>
+          sameId(String(t.WhoId ?? ''), item.target!.id!) &&
+          String(t.Subject ?? '')
+            .toLowerCase()
+            .endsWith(marker),
+      );
+      if (task?.Id) {
+        item.taskId = task.Id;
+        item.taskFound = true;
+      }
+    }
+  });
+}
+
+/**
+ * Runs queries in as few API calls as Salesforce allows: one plain GET for
+ * a single query, else composite calls of up to five. Every page of each
+ * answer is read (`nextRecordsUrl`). Each query's outcome is its records or
+ * the DeliveryError that failed it.
+ */
+async function runQueries(
+  settings: SalesforceSettings,
+  client: SalesforceClient,
+  lookups: Lookup[],
+): Promise<(SfRecord[] | DeliveryError)[]> {
+  if (lookups.length === 1) {
+    const [only] = lookups;
+    try {
+      return [
+        await client.call(`the look-up of ${only!.reads}`, async (conn) =>
+          allPages(conn, await conn.request<QueryPage>(queryUrl(settings, only!.soql))),
+        ),
+      ];
+    } catch (error) {
+      return [error as DeliveryError];
+    }
+  }
+  const outcomes: (SfRecord[] | DeliveryError)[] = [];
+  for (let start = 0; start < lookups.length; start += MAX_COMPOSITE_QUERIES) {
+    const group = lookups.slice(start, start + MAX_COMPOSITE_QUERIES);
+    const referenceIds = group.map((_, i) => `query${start + i}`);
+    const what = `the look-up of ${describeGroup(group)}`;
+    try {
+      const pages = await client.call(what, async (conn) => {
+        const answers = await sendComposite(
+          conn,
+          settings,
+          what,
+          false,
+          group.map((lookup, i) => ({
+            method: 'GET',
+            url: subrequestUrl(settings, `/query?q=${encodeURIComponent(lookup.soql)}`),
+            referenceId: referenceIds[i]!,
+          })),
+        );
+        // Later pages of a long answer are plain GETs of its nextRecordsUrl.
+        return Promise.all(
+          referenceIds.map(async (id): Promise<SfRecord[] | SubrequestResult> => {
+            const result = answers.get(id)!;
+            return result.httpStatusCode === 200 ? allPages(conn, result.body as QueryPage) : result;
+          }),
+        );
+      });
+      pages.forEach((page, i) => {
+        outcomes.push(
+          Array.isArray(page) ? page : subrequestError(`the look-up of ${group[i]!.reads}`, page),
+        );
+      });
+    } catch (error) {
+      for (const _ of group) outcomes.push(error as DeliveryError);
+    }
+  }
+  return outcomes;
+}
+
+async function allPages(conn: Connection, first: QueryPage): Promise<SfRecord[]> {
+  let page = first;
+  const records = [...page.records];
+  while (!page.done && page.nextRecordsUrl) {
+    page = await conn.request<QueryPage>(page.nextRecordsUrl);
+    records.push(...page.records);
+  }
+  return records;
+}
+
+/** What a group of look-ups reads: "existing Leads and Contacts". */
+function describeGroup(group: Lookup[]): string {
+  const reads = [...new Set(group.map((lookup) => lookup.reads))];
+  const existing = reads.every((text) => text.startsWith('existing '));
+  const names = existing ? reads.map((text) => text.slice('existing '.length)) : reads;
+  const list = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+  return existing ? `existing ${list}` : list;
+}
