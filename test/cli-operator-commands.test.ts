@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { runCli } from './helpers/cli.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -136,6 +137,20 @@ describe('leadrelay events list and --connector checks', () => {
     ]);
     expect(known.code).toBe(0);
     expect(known.stdout.trim().split('\n').slice(2)).toHaveLength(3);
+  });
+
+  it('leadrelay backup FILE writes a copy the events can be read from, and will not overwrite it', async () => {
+    const copy = join(service.dir, 'copy.sqlite');
+    const first = await runCli(['backup', copy, '--config', service.configFile]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`wrote ${copy}`);
+    const copyConfig = join(service.dir, 'copy.yaml');
+    writeFileSync(copyConfig, stringify({ database: { url: `sqlite:${copy}` }, sources: {} }));
+    const listed = await runCli(['events', 'list', '--json', '--config', copyConfig]);
+    expect(JSON.parse(listed.stdout)).toHaveLength(3);
+    const again = await runCli(['backup', copy, '--config', service.configFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/--force/);
   });
 
   it('with the rest of the main file broken, the read-only commands still answer and say so', async () => {

@@ -68,6 +68,20 @@ list    outbox rows, newest first; STATUS is pending, leased, delivered or dead
 retry   put dead deliveries back in the queue, due now
 Reads only the database: section, so it works while the rest of the configuration is broken.
   ${CONFIG}`,
+  sandbox: `Usage: leadrelay sandbox hubspot|salesforce|slack|webhook [--port N] [--secret whsec_…]
+
+Runs a local imitation of a destination on 127.0.0.1 until Ctrl-C, prints the connector
+file and .env lines that point a connector at it, and logs each request it receives and
+what it did (contact created, message posted, signature verified). Default ports: webhook
+8088 (path /leadrelay, where the example forward connector delivers), hubspot 8091,
+salesforce 8092, slack 8093; --port 0 picks a free one.
+  --secret whsec_…  webhook only: check each request's Standard Webhooks signature`,
+  backup: `Usage: leadrelay backup FILE [--force] [--config PATH]
+
+A consistent copy of the SQLite database, taken with SQLite's online backup while serve and
+workers keep running; checked, then moved into place. Refuses an existing FILE unless
+--force. For PostgreSQL use pg_dump (docs/deployment.md). Reads only the database: section.
+  ${CONFIG}`,
   events: `Usage: leadrelay events list [--email ADDRESS] [--type TYPE] [--source NAME] [--since AGE] [--limit N] [--json]
        leadrelay events show ID [--json]
        leadrelay events replay ID
@@ -92,6 +106,7 @@ Commands:
   worker                delivery worker only (run several for scale-out)
   migrate               apply database migrations
   send-test             sign and POST sample events to a running server, then show their deliveries
+  sandbox KIND          a local HubSpot, Salesforce, Slack or webhook receiver to try a connector against
   check                 validate the configuration (exit 1 with file:line:col lines)
   preview EVENT.json    print the requests each routed connector would send; sends nothing
   preview --event ID    run an event that arrived through the configuration on disk now
@@ -102,6 +117,7 @@ Commands:
   events list           events newest first [--email ADDRESS] [--type TYPE] [--since 2h]
   events show ID        one event with its deliveries and attempts
   events replay ID      deliver an event again to its routes
+  backup FILE           a consistent copy of the SQLite database while it runs (PostgreSQL: pg_dump)
 
 Options for every command: --config PATH (default $LEADRELAY_CONFIG, then
 config/leadrelay.yaml), --help. leadrelay --version prints the version.

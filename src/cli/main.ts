@@ -47,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
         return await events(rest);
       case 'demo':
         return await demo(rest);
+      case 'backup':
+        return await backup(rest);
+      case 'sandbox':
+        return await sandbox(rest);
       case '--version':
       case '-v':
         console.log(await version());
@@ -151,6 +155,37 @@ function startFailure(error: Error & { code?: string; address?: string; port?: n
   if (error.code === 'EADDRNOTAVAIL')
     return `cannot listen on${where}: no network interface has this address (check server.host)`;
   return error.message;
+}
+
+async function backup(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, { force: { type: 'boolean' } });
+  if (positionals.length !== 1)
+    throw new UsageError(`usage: leadrelay backup FILE [--force]\n\n${COMMAND_HELP.backup}`);
+  const { backupDatabase } = await import('./commands/backup.ts');
+  return backupDatabase(
+    configPath(values.config),
+    positionals[0] as string,
+    { force: values.force },
+    (text) => console.log(text),
+  );
+}
+
+async function sandbox(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    secret: { type: 'string' },
+  });
+  if (positionals.length !== 1)
+    throw new UsageError(`usage: leadrelay sandbox KIND\n\n${COMMAND_HELP.sandbox}`);
+  // Loaded here only: it brings the vendor sandboxes, which serve and worker never load.
+  const { runSandbox } = await import('../demo/sandbox-command.ts');
+  return runSandbox({
+    kind: positionals[0] as string,
+    ...(values.port === undefined ? {} : { port: values.port }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.secret === undefined ? {} : { secret: values.secret }),
+  });
 }
 
 async function demo(argv: string[]): Promise<number> {

@@ -134,5 +134,5 @@ function deliveryNews(delivery: {
   const nothingListens = /ECONNREFUSED|connection refused/.test(delivery.lastError ?? '')
     ? '\n    nothing listens at that address; for the example `forward` connector run `npx leadrelay sandbox webhook`'
     : '';
-  return `attempt ${delivery.attempts} failed: ${delivery.lastError ?? 'unknown error'}; next try in ${inSeconds} s — retried on delivery.retry_schedule (about a day by default), then dead${nothingListens}`;
+  return `attempt ${delivery.attempts} failed: ${delivery.lastError ?? 'unknown error'}; next try in ${inSeconds} s — retried on delivery.retry_schedule (by default nine attempts over about 44½ hours), then dead${nothingListens}`;
 }
