@@ -28,7 +28,12 @@ it.skipIf(!TEST_DATABASE_URL)('migrates while other schemas of the database come
           durability: 'normal',
           busy_timeout: 5000,
         });
-        expect(applied).toEqual(['0001-initial', '0002-raw-payloads', '0003-event-corrections', '0004-identities']);
+        expect(applied).toEqual([
+          '0001-initial',
+          '0002-raw-payloads',
+          '0003-event-corrections',
+          '0004-identities',
+        ]);
         await store.close();
       } finally {
         await schema.drop();
