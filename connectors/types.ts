@@ -10,7 +10,11 @@ export interface DeliveryContext {
   deliveryId: number;
   source: string;
   receivedAt: number;
-  /** 1 for the first attempt. */
+  /**
+   * 1 for the first attempt; more when an earlier attempt may have written —
+   * also after an operator retried a dead delivery, whose schedule starts
+   * again. A connector checks for its earlier writes whenever this is above 1.
+   */
   attempt: number;
   /**
    * On a retry: a time (ms) by which every earlier attempt had finished its

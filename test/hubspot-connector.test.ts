@@ -258,6 +258,22 @@ describe('HubSpot connector (real SDK against the sandbox)', () => {
     expect(hubspot.log.filter((e) => e.path.endsWith('/notes/batch/create'))).toHaveLength(1);
   });
 
+  it('an operator’s retry of a dead delivery whose note was made finds that note instead of making a second', async () => {
+    const { hubspot, service } = await setup({ delivery: { retry_schedule: ['0s'] } });
+    // The only attempt writes the note and loses the answer: with one entry in the schedule, dead.
+    hubspot.failNext(1, { path: '/notes/batch/create', afterEffect: true });
+    const id = await post(service, leadEvent({ contact: dana }));
+    expect((await finished(service, id)).status).toBe('dead');
+    const { retryDead } = await import('../src/outbox/retry-dead.ts');
+    expect(await retryDead(service.store.db, { allDead: true }, Date.now())).toBe(1);
+    service.worker?.wake();
+    const retried = await finished(service, id);
+    expect(retried.status).toBe('delivered');
+    const [contact] = [...hubspot.state.contacts.values()];
+    expect(hubspot.state.notesOf(contact!.id)).toHaveLength(1);
+    expect(hubspot.log.filter((e) => e.path.endsWith('/notes/batch/create'))).toHaveLength(1);
+  });
+
   it('in a batch whose note call fails, a retry that found its note is delivered, not dead', async () => {
     const hubspot = await HubSpotSandbox.start();
     cleanups.push(() => hubspot.close());

@@ -273,7 +273,10 @@ export class DeliveryWorker {
       deliveryId: row.id,
       source: row.source,
       receivedAt: row.receivedAt,
-      attempt: row.attempts,
+      // An operator's retry of a dead delivery starts its schedule again (attempts from 0),
+      // but its earlier attempts may have written: connectors check before redoing when
+      // attempt > 1, so any recorded attempt (or a dead worker's) makes this at least the second.
+      attempt: row.earlierAttemptsEndedBy === undefined ? row.attempts : Math.max(row.attempts, 2),
       earlierAttemptsEndedBy: row.earlierAttemptsEndedBy,
       related,
       relatedStatus,
