@@ -32,6 +32,16 @@ export interface DeliveryContext {
   related: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
   /** The status of each of those related deliveries: `delivered`, `dead`, or still `pending`/`leased` (it did not finish in time). */
   relatedStatus?: Readonly<Record<string, string>>;
+  /**
+   * For a connector that `remembers`: the event's identifiers of the person, most specific
+   * first (`conversation:SOURCE:ID`, `visitor:SOURCE:ID`, `email:ADDRESS`, `phone:+E164`)…
+   */
+  identifiers?: readonly string[];
+  /**
+   * …and the record this connector's earlier deliveries resolved each of them to, where
+   * one did (`{ 'conversation:bot:c1': 'contact:101' }`): the identity map (docs/identity.md).
+   */
+  known?: Readonly<Record<string, string>>;
 }
 
 /** One request a connector would send, as `preview` shows it. Secrets are masked. */
@@ -55,6 +65,13 @@ export interface DeliveryResult {
    */
   data?: Record<string, unknown> & { links?: RecordLink[] };
   statusCode?: number;
+  /**
+   * The record the person resolved to (the connector's own reference, e.g. `contact:101`):
+   * leadrelay maps the event's identifiers to it — all of them, or only `identifiers` when
+   * some belong elsewhere (an email that names another record) — so that the next event
+   * with any of them goes to the same record.
+   */
+  identity?: { record: string; identifiers?: readonly string[] };
 }
 
 /** A link to a record a delivery created or updated, e.g. `{ label: 'Open in HubSpot', url }`. */
@@ -83,6 +100,11 @@ export interface Connector {
   deliver(context: DeliveryContext): Promise<DeliveryResult>;
   /** Delivers several events in as few calls as the API allows; one outcome per input, in order. */
   deliverBatch?(contexts: DeliveryContext[]): Promise<(DeliveryResult | DeliveryError)[]>;
+  /**
+   * True when the connector uses the identity map: each delivery then gets `identifiers`
+   * and `known`, and what its result's `identity` names is recorded.
+   */
+  readonly remembers?: boolean;
   /** Connectors whose results this one wants in `related` before it runs (e.g. Slack buttons to CRM records). */
   readonly waitsFor?: { connectors: readonly string[]; timeoutMs: number };
   close?(): Promise<void>;

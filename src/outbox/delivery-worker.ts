@@ -4,6 +4,8 @@ import type { ConfigHolder } from '../config/config-holder.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Database } from '../db/database.ts';
 import { GroupCommit } from '../db/group-commit.ts';
+import { identifiersOf } from '../identity/identifiers.ts';
+import { lookupIdentities } from '../identity/lookup-identities.ts';
 import type { DeliveryAlerts } from '../observability/alerts.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { newId } from '../util/ids.ts';
@@ -241,13 +243,24 @@ export class DeliveryWorker {
     const durationMs = performance.now() - started;
     const requestSummary = summarizeRequests(made, ready.length);
     await this.finish(
-      ready.map((entry, i) =>
-        this.reporter.report(config, connector, entry.row, outcomes[i], {
+      ready.map((entry, i) => {
+        const item = this.reporter.report(config, connector, entry.row, outcomes[i], {
           startedAt,
           durationMs,
           requestSummary,
-        }),
-      ),
+        });
+        const identity = (outcomes[i] as DeliveryResult | undefined)?.identity;
+        if (item.finish.status !== 'delivered' || !identity || !entry.context.identifiers) return item;
+        return {
+          ...item,
+          identity: {
+            connector: connector.name,
+            identifiers: identity.identifiers ?? entry.context.identifiers,
+            record: identity.record,
+            eventId: entry.row.eventId,
+          },
+        };
+      }),
     );
   }
 
@@ -267,7 +280,12 @@ export class DeliveryWorker {
         relatedStatus[name] = delivery.status;
       }
     }
+    const identifiers = connector.remembers ? identifiersOf(row.source, row.event) : undefined;
+    const known = identifiers
+      ? await lookupIdentities(this.options.store.db, connector.name, identifiers)
+      : undefined;
     return {
+      ...(identifiers ? { identifiers, known } : {}),
       event: row.event,
       eventId: row.eventId,
       deliveryId: row.id,

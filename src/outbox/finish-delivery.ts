@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AttemptOutcome, Tables } from '../db/tables.ts';
+import { type ResolvedIdentity, recordIdentities } from '../identity/record-identities.ts';
 
 export interface AttemptRecord {
   startedAt: number;
@@ -23,6 +24,8 @@ export interface FinishItem {
   attempt: AttemptRecord | undefined;
   /** Recorded in the timeline, but nothing was sent: the claim's attempt count is given back. */
   uncounted?: boolean;
+  /** What the delivery resolved the person to, recorded in the same transaction (the identity map). */
+  identity?: ResolvedIdentity;
 }
 
 /*
@@ -63,6 +66,9 @@ export async function finishDeliveries(
         .executeTakeFirst();
       updated.push(Number(result.numUpdatedRows) === 1);
     }
+    // Recorded even when the lease was lost: the write in the destination happened either way.
+    for (const { identity } of options.items)
+      if (identity) await recordIdentities(trx, identity, options.now);
     const attempts = options.items.filter((item) => item.attempt !== undefined);
     if (attempts.length > 0) {
       await trx
