@@ -139,6 +139,51 @@ describe('leadrelay events list and --connector checks', () => {
     expect(known.stdout.trim().split('\n').slice(2)).toHaveLength(3);
   });
 
+  it('identities show finds a person by email, phone or conversation id and lists every identifier of each record', async () => {
+    const { recordIdentities } = await import('../src/identity/record-identities.ts');
+    await recordIdentities(
+      service.store.db,
+      {
+        connector: 'hubspot',
+        identifiers: ['conversation:website-bot:conv_same_visitor', 'phone:+14155550142'],
+        record: 'contact:101',
+        eventId: 'ev_1',
+      },
+      1_000,
+    );
+    await recordIdentities(
+      service.store.db,
+      {
+        connector: 'hubspot',
+        identifiers: ['email:dana@acme.example'],
+        record: 'contact:101',
+        eventId: 'ev_2',
+      },
+      2_000,
+    );
+    for (const asked of ['Dana@Acme.example', '+1 (415) 555-0142', 'conv_same_visitor']) {
+      const result = await runCli(['identities', 'show', asked, '--config', service.configFile]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.split('\n').map((line) => line.replace(/\s+\(last by.*$/, ''))).toEqual([
+        'hubspot → contact:101',
+        '  conversation:website-bot:conv_same_visitor',
+        '  email:dana@acme.example',
+        '  phone:+14155550142',
+        '',
+      ]);
+    }
+    const nobody = await runCli(['identities', 'show', 'lee@other.example', '--config', service.configFile]);
+    expect(nobody.stdout.trim()).toBe('No connector has resolved email:lee@other.example to a record yet.');
+    const nonsense = await runCli([
+      'identities',
+      'show',
+      'no-such-conversation',
+      '--config',
+      service.configFile,
+    ]);
+    expect(nonsense.code).toBe(1);
+  });
+
   it('leadrelay backup FILE writes a copy the events can be read from, and will not overwrite it', async () => {
     const copy = join(service.dir, 'copy.sqlite');
     const first = await runCli(['backup', copy, '--config', service.configFile]);

@@ -76,6 +76,13 @@ what it did (contact created, message posted, signature verified). Default ports
 8088 (path /leadrelay, where the example forward connector delivers), hubspot 8091,
 salesforce 8092, slack 8093; --port 0 picks a free one.
   --secret whsec_…  webhook only: check each request's Standard Webhooks signature`,
+  identities: `Usage: leadrelay identities show EMAIL|PHONE|CONVERSATION [--region CC] [--json] [--config PATH]
+
+The records a person maps to in each connector (the identity map, docs/identity.md), and
+every identifier — conversation, visitor id, email, phone — that leads to each record, with
+the event that last resolved it. A phone without a country code is read in --region
+(default US). Reads only the database: section.
+  ${CONFIG}`,
   backup: `Usage: leadrelay backup FILE [--force] [--config PATH]
 
 A consistent copy of the SQLite database, taken with SQLite's online backup while serve and
@@ -117,6 +124,7 @@ Commands:
   events list           events newest first [--email ADDRESS] [--type TYPE] [--since 2h]
   events show ID        one event with its deliveries and attempts
   events replay ID      deliver an event again to its routes
+  identities show X     the CRM records a person (email, phone or conversation) maps to, per connector
   backup FILE           a consistent copy of the SQLite database while it runs (PostgreSQL: pg_dump)
 
 Options for every command: --config PATH (default $LEADRELAY_CONFIG, then

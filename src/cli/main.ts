@@ -51,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
         return await backup(rest);
       case 'sandbox':
         return await sandbox(rest);
+      case 'identities':
+        return await identities(rest);
       case '--version':
       case '-v':
         console.log(await version());
@@ -166,6 +168,22 @@ async function backup(argv: string[]): Promise<number> {
     configPath(values.config),
     positionals[0] as string,
     { force: values.force },
+    (text) => console.log(text),
+  );
+}
+
+async function identities(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values, positionals } = args(rest, { json: { type: 'boolean' }, region: { type: 'string' } });
+  if (action !== 'show' || positionals.length !== 1)
+    throw new UsageError(
+      `usage: leadrelay identities show EMAIL|PHONE|CONVERSATION\n\n${COMMAND_HELP.identities}`,
+    );
+  const { identitiesShow } = await import('./commands/identities.ts');
+  return identitiesShow(
+    configPath(values.config),
+    positionals[0] as string,
+    { json: values.json, region: values.region },
     (text) => console.log(text),
   );
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
+import { e164 } from '../mapping/filters/e164.ts';
 
 export interface IdentityView {
   connector: string;
@@ -49,4 +50,36 @@ export async function showIdentities(
     });
   }
   return views.sort((a, b) => a.connector.localeCompare(b.connector) || a.record.localeCompare(b.record));
+}
+
+/**
+ * What an operator types, as identifiers: an email, a phone (read as E.164
+ * with `phoneRegion` when it has no country code), a full identifier
+ * (`visitor:bot:4711`), or a conversation id — of any source, since the
+ * operator rarely knows which source's name it was stored under.
+ *
+ * @example
+ * await identifiersFor(db, 'Dana@Acme.example', 'US') // ['email:dana@acme.example']
+ * await identifiersFor(db, 'conv_8842', 'US')         // ['conversation:website-bot:conv_8842']
+ */
+export async function identifiersFor(
+  db: Kysely<Tables>,
+  text: string,
+  phoneRegion: string,
+): Promise<string[]> {
+  const written = text.trim();
+  if (/^(conversation|visitor|email|phone):/.test(written)) return [written];
+  if (written.includes('@')) return [`email:${written.toLowerCase()}`];
+  if (/^\+?[\d\s().-]{6,}$/.test(written)) {
+    const phone = e164(written, phoneRegion);
+    return phone ? [`phone:${phone}`] : [];
+  }
+  const rows = await db
+    .selectFrom('identities')
+    .select('identifier')
+    .distinct()
+    // A % or _ in the id only widens the match; the filter below keeps exact ones.
+    .where('identifier', 'like', `conversation:%:${written}`)
+    .execute();
+  return rows.map((row) => row.identifier).filter((identifier) => identifier.endsWith(`:${written}`));
 }
