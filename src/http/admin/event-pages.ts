@@ -1,6 +1,8 @@
 import type Router from '@koa/router';
 import type { CorrectionValue, FieldCorrection } from '../../event/correct-event.ts';
 import { leadSummary } from '../../event/lead-summary.ts';
+import { identifiersOf } from '../../identity/identifiers.ts';
+import { type IdentityView, showIdentities } from '../../identity/show-identities.ts';
 import { listEvents } from '../../outbox/list-events.ts';
 import { type EventDetail, showDelivery, showEvent } from '../../outbox/show-event.ts';
 import type { Logger } from '../../util/logger.ts';
@@ -17,6 +19,7 @@ import {
   correctionDialog,
   correctionsTable,
   deliverySection,
+  identityPanel,
   leadCard,
   transcript,
 } from './render-event.ts';
@@ -68,7 +71,12 @@ ${result.next ? html`<a href="/admin/events?${more.toString()}">Older →</a>` :
     const detail = await showEvent(deps.store.db, ctx.params.id ?? '');
     if (!detail) return notFound(ctx);
     const open = one(ctx.query.correct) !== undefined;
-    send(ctx, 200, eventPage(ctx, detail, open ? { by: ctx.state.session!.operator ?? '' } : undefined));
+    const people = await showIdentities(deps.store.db, identifiersOf(detail.source, detail.event));
+    send(
+      ctx,
+      200,
+      eventPage(ctx, detail, open ? { by: ctx.state.session!.operator ?? '' } : undefined, people),
+    );
   });
 
   router.post('/events/:id/replay', async (ctx: PageContext) => {
@@ -103,7 +111,12 @@ ${result.next ? html`<a href="/admin/events?${more.toString()}">Older →</a>` :
       return send(
         ctx,
         outcome.status,
-        eventPage(ctx, (await showEvent(deps.store.db, id)) ?? detail, refused),
+        eventPage(
+          ctx,
+          (await showEvent(deps.store.db, id)) ?? detail,
+          refused,
+          await showIdentities(deps.store.db, identifiersOf(detail.source, detail.event)),
+        ),
       );
     }
     ctx.state.session!.operator = state.by?.trim();
@@ -136,6 +149,7 @@ ${result.next ? html`<a href="/admin/events?${more.toString()}">Older →</a>` :
     ctx: PageContext,
     detail: EventDetail,
     correction: CorrectionFormState | undefined,
+    people: readonly IdentityView[],
   ): string {
     const csrf = ctx.state.session!.csrf;
     const lead = leadSummary(detail.event.contact);
@@ -156,6 +170,7 @@ ${correctionDialog(detail, csrf, correction ?? { by: ctx.state.session!.operator
 }
 ${detail.deliveries.length === 0 ? html`<p>Routed to no connector.</p>` : ''}
 ${detail.deliveries.map((d) => deliverySection(d, csrf, detail.id))}
+${identityPanel(people)}
 ${transcript(detail.event)}
 ${correctionsTable(detail.corrections)}
 <h2>Event</h2>

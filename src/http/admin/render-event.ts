@@ -1,5 +1,6 @@
 import { MESSAGE_ROLES } from '../../event/canonical-event.ts';
 import type { LeadSummary } from '../../event/lead-summary.ts';
+import type { IdentityView } from '../../identity/show-identities.ts';
 import type { CorrectionRow } from '../../outbox/record-correction.ts';
 import type { DeliveryDetail, EventDetail } from '../../outbox/show-event.ts';
 import { formatTime, type Html, html } from './html.ts';
@@ -107,6 +108,7 @@ ${d.attemptLog.map(
   ) => html`<tr><td>${formatTime(a.startedAt)}</td><td class="s-${a.outcome}">${a.outcome}</td><td>${a.statusCode}</td>
 <td class="n">${a.durationMs} ms</td><td>${a.requestSummary}</td><td>${a.error ?? a.responseSummary}</td></tr>`,
 )}${d.attemptLog.length === 0 ? html`<tr><td colspan="6" class="muted">no attempt yet</td></tr>` : ''}</tbody></table>
+${conflictNotice(d.result)}
 ${d.result ? html`<details><summary>Result data</summary><pre>${JSON.stringify(d.result, null, 2)}</pre></details>` : ''}
 </section>`;
 }
@@ -178,4 +180,35 @@ ${OFFERED_FIELDS.map(
 </tbody></table>
 <p><button type="submit">Correct and retry</button> <button type="submit" formmethod="dialog" formnovalidate>Cancel</button></p>
 </form></dialog>`;
+}
+
+/**
+ * A delivery that found the person's email on a different record than the
+ * one this conversation (or phone) maps to: nothing was merged, and a person
+ * must decide. Both records are linked when the connector gave their links.
+ */
+function conflictNotice(result: Record<string, unknown> | null): Html {
+  const conflict = result?.conflict as
+    | { identifier?: unknown; known?: unknown; used?: unknown; links?: unknown }
+    | undefined;
+  if (!conflict || typeof conflict !== 'object') return html``;
+  const links = recordLinks({ links: conflict.links });
+  return html`<p class="err conflict">Two records for one person: this event's <code>${String(conflict.identifier ?? '')}</code> belongs to <strong>${String(conflict.used ?? '')}</strong>, while this conversation was <strong>${String(conflict.known ?? '')}</strong>. Delivered to ${String(conflict.used ?? '')}; nothing was merged — merge them in the CRM if they are one person. ${links.map(
+    (link) =>
+      html`<a class="record-link" href="${link.url}" rel="noopener noreferrer" target="_blank">${link.label}</a> `,
+  )}</p>`;
+}
+
+/** Who this person is in each destination: the identity map's records, and every identifier leading to each. */
+export function identityPanel(people: readonly IdentityView[]): Html {
+  if (people.length === 0) return html``;
+  return html`<h2>This person in each destination</h2>
+<table class="identities"><thead><tr><th>connector</th><th>record</th><th>known by</th></tr></thead><tbody>
+${people.map(
+  (view) =>
+    html`<tr><td>${view.connector}</td><td><code>${view.record}</code></td><td>${view.identifiers.map(
+      (entry) => html`<code>${entry.identifier}</code> <span class="muted">(${entry.eventId})</span><br>`,
+    )}</td></tr>`,
+)}</tbody></table>
+${people.length > new Set(people.map((view) => view.connector)).size ? html`<p class="err">One connector holds this person as more than one record: see the identifiers above, and merge them in the CRM if they are one person.</p>` : ''}`;
 }
