@@ -169,7 +169,7 @@ describe('exit codes and configuration errors', () => {
       stringify({ database: { url: `sqlite:${join(dir.path, 'db.sqlite')}` }, sources: {} }),
     );
     expect((await run(['migrate', '--config', file])).stdout.trim()).toBe(
-      'applied: 0001-initial, 0002-raw-payloads, 0003-event-corrections, 0004-identities',
+      'applied: 0001-initial, 0002-raw-payloads, 0003-event-corrections, 0004-identities, 0005-people',
     );
     expect((await run(['migrate', '--config', file])).stdout.trim()).toBe('database is up to date');
   });

@@ -239,6 +239,54 @@ describeEachDialect('delivery', () => {
     expect((await delivery(service, doomed)).status).toBe('dead');
   });
 
+  it('keeps one person in order though the details change: a phone-only event retrying holds back the email that followed in its conversation, and that email’s next conversation', async () => {
+    const clock = { now: Date.now() };
+    const { sandbox, service } = await setup({
+      clock,
+      connector: { concurrency: 8 },
+      delivery: { retry_schedule: ['0s', '5s'] },
+    });
+    sandbox.failNext(1, { status: 503 });
+    const conversation = { id: 'conv_same_visitor', messages: [{ role: 'user', text: 'hi' }] };
+    const phoneOnly = await post(service, leadEvent({ contact: { phone: '+1 415 555 0142' }, conversation }));
+    await until(async () => (await finished(service, phoneOnly)) === 1, 'the phone-only event failed once');
+    const withEmail = await post(
+      service,
+      leadEvent({ contact: { email: 'dana@acme.example' }, conversation }),
+    );
+    const nextConversation = await post(
+      service,
+      leadEvent({ contact: { email: 'Dana@Acme.example' }, conversation: { id: 'conv_next_week' } }),
+    );
+    const other = await post(service, leadEvent({ contact: { email: 'other@acme.example' } }));
+    await until(() => sandbox.delivered().some((r) => r.id === other), 'unrelated person delivered');
+    await until(
+      async () => (await delivery(service, nextConversation)).status === 'pending',
+      'the person’s later events still queued',
+    );
+    expect(sandbox.delivered().map((r) => r.id)).toEqual([other]);
+
+    clock.now += 6_000;
+    service.worker!.wake();
+    await until(() => sandbox.delivered().length === 4, 'all delivered');
+    expect(
+      sandbox
+        .delivered()
+        .map((r) => r.id)
+        .filter((id) => id !== other),
+    ).toEqual([phoneOnly, withEmail, nextConversation]);
+    const rows = await service.store.db
+      .selectFrom('deliveries')
+      .select(['event_id', 'ordering_key'])
+      .execute();
+    const keyOf = new Map(rows.map((row) => [row.event_id, row.ordering_key]));
+    // One person: the key of the conversation that came first, for all three.
+    expect([phoneOnly, withEmail, nextConversation].map((id) => keyOf.get(id))).toEqual(
+      Array(3).fill('conversation:site:conv_same_visitor'),
+    );
+    expect(keyOf.get(other)).not.toBe('conversation:site:conv_same_visitor');
+  });
+
   it('respects the connector rate limit', async () => {
     const { service } = await setup({
       connector: { rate_limit: { requests: 3, per: '500ms' }, concurrency: 10 },

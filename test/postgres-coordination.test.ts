@@ -40,6 +40,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
       '0002-raw-payloads',
       '0003-event-corrections',
       '0004-identities',
+      '0005-people',
     ]);
     // kysely's migrator, left to itself, finds the first schema's tables by name and skips its own.
     expect(await migrateToLatest(stores[1]!.db as never)).toEqual([
@@ -47,6 +48,7 @@ describe.skipIf(!TEST_DATABASE_URL)('coordination between processes on PostgreSQ
       '0002-raw-payloads',
       '0003-event-corrections',
       '0004-identities',
+      '0005-people',
     ]);
     expect(await stores[1]!.db.selectFrom('deliveries').select('id').execute()).toEqual([]);
   });

@@ -33,6 +33,7 @@ it.skipIf(!TEST_DATABASE_URL)('migrates while other schemas of the database come
           '0002-raw-payloads',
           '0003-event-corrections',
           '0004-identities',
+          '0005-people',
         ]);
         await store.close();
       } finally {

@@ -3,6 +3,7 @@ import * as initial from './migrations/0001-initial.ts';
 import * as rawPayloads from './migrations/0002-raw-payloads.ts';
 import * as eventCorrections from './migrations/0003-event-corrections.ts';
 import * as identities from './migrations/0004-identities.ts';
+import * as people from './migrations/0005-people.ts';
 
 /** One schema step; the shape kysely's Migrator runs. */
 interface Migration {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0002-raw-payloads': rawPayloads,
   '0003-event-corrections': eventCorrections,
   '0004-identities': identities,
+  '0005-people': people,
 };
 
 /** The part of kysely's Migrator we use; the same in 0.28 and 0.29. */

@@ -11,6 +11,7 @@ export interface Tables {
   workers: WorkersTable;
   event_corrections: EventCorrectionsTable;
   identities: IdentitiesTable;
+  people: PeopleTable;
 }
 
 /** A delivery worker's heartbeat: how many share a connector's rate limit. */
@@ -109,4 +110,10 @@ export interface IdentitiesTable {
   record: string;
   event_id: string;
   updated_at: number;
+}
+
+/** Which person (ordering key) an identifier belongs to, written at ingest (migration 0005). */
+export interface PeopleTable {
+  identifier: string;
+  person: string;
 }

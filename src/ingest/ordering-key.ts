@@ -1,7 +1,9 @@
 /**
- * The key under which deliveries to one connector are kept in order: the
- * contact (email, else phone), else the conversation. Events without any of
- * these have no predecessor to wait for.
+ * The ordering key of an event that names no person the identity module can
+ * read (src/identity/identifiers.ts): the store normally keys deliveries by
+ * the person an event's identifiers link to (src/identity/person-key.ts);
+ * this is what it falls back to. Events without any of these have no
+ * predecessor to wait for.
  */
 export function orderingKey(event: {
   contact?: { email?: string | undefined; phone?: string | undefined } | undefined;

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { SourceConfig } from '../config/main-schema.ts';
 import type { GroupCommit } from '../db/group-commit.ts';
 import { validateCanonicalEvent } from '../event/canonical-event.ts';
+import { identifiersOf } from '../identity/identifiers.ts';
 import type { EventToStore, StoredEvent } from '../outbox/store-events.ts';
 import { newId } from '../util/ids.ts';
 import { orderingKey } from './ordering-key.ts';
@@ -115,6 +116,7 @@ export async function receiveEvent(
     rawPayload,
     connectors,
     orderingKey: orderingKey(validated.event),
+    identifiers: identifiersOf(request.sourceName, validated.event),
   });
   return {
     status: stored.duplicate ? 200 : 202,

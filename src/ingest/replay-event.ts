@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
+import { identifiersOf } from '../identity/identifiers.ts';
 import { addReplayDeliveries } from '../outbox/add-replay-deliveries.ts';
 import { showEvent } from '../outbox/show-event.ts';
 import { orderingKey } from './ordering-key.ts';
@@ -20,9 +21,20 @@ export async function replayStoredEvent(
   const detail = await showEvent(db, id);
   if (!detail) return undefined;
   const connectors = routeEvent(routes, detail.source, detail.event as { type: string });
+  // The person the event was linked to when it arrived (it links every identifier it
+  // carried), so the replay queues behind that person's other deliveries.
+  const identifiers = identifiersOf(detail.source, detail.event);
+  const linked =
+    identifiers.length === 0
+      ? undefined
+      : await db
+          .selectFrom('people')
+          .select('person')
+          .where('identifier', '=', identifiers[0] as string)
+          .executeTakeFirst();
   const deliveries = await addReplayDeliveries(
     db,
-    { id: detail.id, orderingKey: orderingKey(detail.event) },
+    { id: detail.id, orderingKey: linked?.person ?? orderingKey(detail.event) },
     connectors,
     now,
   );

@@ -13,7 +13,14 @@ export interface EventToStore {
   /** A mapped source's body as sent, kept beside the canonical event it became. */
   rawPayload?: string | null;
   connectors: readonly string[];
+  /** Used when the event gives no identifier of a person (see `identifiers`). */
   orderingKey: string | null;
+  /**
+   * The person's identifiers (src/identity/identifiers.ts): when present, the
+   * deliveries' ordering key is the person they belong to, found or linked in
+   * the write's own transaction (src/identity/person-key.ts).
+   */
+  identifiers?: readonly string[];
   /** `ignored`: a mapped source's payload that maps to no event; kept for idempotency, never delivered. */
   status?: 'accepted' | 'ignored';
 }

@@ -1,6 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type { Tables } from '../db/tables.ts';
+import { choosePerson } from '../identity/person-key.ts';
 import type { EventToStore, StoredEvent } from './event-to-store.ts';
 
 export type { EventToStore, StoredEvent };
@@ -51,6 +52,10 @@ export async function storeEvents(
         .execute();
       for (const row of rows) inserted.add(row.id);
     }
+    const keys = await personKeys(
+      trx,
+      events.filter((event) => inserted.has(event.id) && event.connectors.length > 0),
+    );
     // Values in event order, so delivery ids keep the order events arrived in.
     const deliveries = events
       .filter((event) => inserted.has(event.id))
@@ -58,7 +63,7 @@ export async function storeEvents(
         event.connectors.map((connector) => ({
           event_id: event.id,
           connector,
-          ordering_key: event.orderingKey,
+          ordering_key: keys.get(event) ?? event.orderingKey,
           status: 'pending' as const,
           attempts: 0,
           next_attempt_at: event.receivedAt,
@@ -79,6 +84,51 @@ export async function storeEvents(
     if (options.onDeliveries && deliveries.length > 0) await options.onDeliveries(trx);
     return results;
   });
+}
+
+/*
+ * Design note. The person each new event belongs to (src/identity/person-key.ts),
+ * for all events of the batch in two statements: one read of every identifier
+ * the batch carries, one insert of the links it adds. Events of one batch are
+ * chosen in order, each seeing the links the ones before it made. On
+ * PostgreSQL two instances writing the first two events of one new person at
+ * the same moment may each start a person; ON CONFLICT DO NOTHING keeps the
+ * first link, and only those two events' order is then not kept — the next
+ * event of that person finds the stored link.
+ */
+async function personKeys(
+  trx: Transaction<Tables>,
+  events: readonly EventToStore[],
+): Promise<Map<EventToStore, string>> {
+  const keys = new Map<EventToStore, string>();
+  const all = [...new Set(events.flatMap((event) => event.identifiers ?? []))];
+  if (all.length === 0) return keys;
+  const known = new Map<string, string>();
+  for (const chunk of chunks(all, 1000)) {
+    const rows = await trx
+      .selectFrom('people')
+      .select(['identifier', 'person'])
+      .where('identifier', 'in', chunk)
+      .execute();
+    for (const row of rows) known.set(row.identifier, row.person);
+  }
+  const links: { identifier: string; person: string }[] = [];
+  for (const event of events) {
+    const chosen = choosePerson(event.identifiers ?? [], (identifier) => known.get(identifier));
+    if (!chosen) continue;
+    keys.set(event, chosen.person);
+    for (const identifier of chosen.link) {
+      known.set(identifier, chosen.person);
+      links.push({ identifier, person: chosen.person });
+    }
+  }
+  for (const chunk of chunks(links, 1000))
+    await trx
+      .insertInto('people')
+      .values(chunk)
+      .onConflict((conflict) => conflict.column('identifier').doNothing())
+      .execute();
+  return keys;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -122,6 +172,19 @@ export function sqliteEventInserter(
     `insert into deliveries (event_id, connector, ordering_key, status, attempts, next_attempt_at, created_at, updated_at)
      values (?, ?, ?, 'pending', 0, ?, ?, ?)`,
   );
+  const findPerson = sqlite.prepare('select person from people where identifier = ?').pluck();
+  const linkPerson = sqlite.prepare(
+    'insert into people (identifier, person) values (?, ?) on conflict (identifier) do nothing',
+  );
+  const personOf = (event: EventToStore): string | null => {
+    const chosen = choosePerson(
+      event.identifiers ?? [],
+      (identifier) => findPerson.get(identifier) as string | undefined,
+    );
+    if (!chosen) return event.orderingKey;
+    for (const identifier of chosen.link) linkPerson.run(identifier, chosen.person);
+    return chosen.person;
+  };
   const findFirstCopy = sqlite.prepare(
     `select e.id as id, (select count(*) from deliveries d where d.event_id = e.id) as deliveries
      from events e where e.source = ? and e.external_id = ?`,
@@ -144,15 +207,9 @@ export function sqliteEventInserter(
         const first = findFirstCopy.get(event.source, event.externalId) as { id: string; deliveries: number };
         return { id: first.id, deliveries: first.deliveries, duplicate: true };
       }
+      const key = event.connectors.length > 0 ? personOf(event) : event.orderingKey;
       for (const connector of event.connectors) {
-        insertDelivery.run(
-          event.id,
-          connector,
-          event.orderingKey,
-          event.receivedAt,
-          event.receivedAt,
-          event.receivedAt,
-        );
+        insertDelivery.run(event.id, connector, key, event.receivedAt, event.receivedAt, event.receivedAt);
       }
       return { id: event.id, deliveries: event.connectors.length, duplicate: false };
     }),
