@@ -23,7 +23,7 @@ const SLOW_MS = 200;
 const cleanups = cleanupsAfter('all');
 
 describe('downstream faults', () => {
-  it('delivers every event once, in order per contact, when 30% of attempts fail', async () => {
+  it('delivers every event, in order per contact, a second time only after an answer came later than the timeout, when 30% of attempts fail', async () => {
     const secret = newSecret();
     const sandbox = await WebhookSandbox.start();
     cleanups.push(() => sandbox.close());
@@ -87,11 +87,31 @@ describe('downstream faults', () => {
     const counts = new Map<string, number>();
     for (const request of sandbox.delivered()) counts.set(request.id, (counts.get(request.id) ?? 0) + 1);
     const lost = ids.filter((id) => !counts.has(id));
-    const duplicated = [...counts.values()].filter((n) => n > 1).length;
-    // Order per contact: the event numbers of one contact's successful deliveries only go up.
+    const twice = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);
+    const duplicated = twice.length;
+    // A webhook is at least once: a 2xx that reaches the worker after its 500 ms timeout (a
+    // loaded machine can hold an answer that long) is sent again with the same webhook-id,
+    // for the receiver to drop. Every duplicate must be that — an attempt the worker recorded
+    // as timed out — and nothing else.
+    const timedOut = new Set(
+      (
+        await service.store.db
+          .selectFrom('attempts')
+          .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
+          .select('deliveries.event_id')
+          .where('attempts.error', 'like', '%timed out%')
+          .execute()
+      ).map((row) => row.event_id),
+    );
+    const unexplained = twice.filter((id) => !timedOut.has(id));
+    // Order per contact: the event numbers of one contact's successful deliveries only go up
+    // (first arrivals; a redelivery is a copy of one already there).
     const lastByContact = new Map<string, number>();
     const outOfOrder: string[] = [];
+    const arrived = new Set<string>();
     for (const request of sandbox.delivered()) {
+      if (arrived.has(request.id)) continue;
+      arrived.add(request.id);
       const index = Number(new RegExp(`msg ${tag} (\\d+)`).exec(request.body)?.[1]);
       const contact = String(index % CONTACTS);
       if ((lastByContact.get(contact) ?? -1) > index) outOfOrder.push(`${contact}: ${index}`);
@@ -110,9 +130,9 @@ describe('downstream faults', () => {
       delivered: counts.size,
       lost: lost.length,
       duplicated,
-      notes: `${outOfOrder.length} out-of-order deliveries per contact`,
+      notes: `${outOfOrder.length} out-of-order deliveries per contact${duplicated > 0 ? `; ${duplicated} sent again after a 2xx answered later than the 500 ms timeout (at least once, same webhook-id)` : ''}`,
     });
-    expect({ lost, duplicated, outOfOrder }).toEqual({ lost: [], duplicated: 0, outOfOrder: [] });
+    expect({ lost, unexplained, outOfOrder }).toEqual({ lost: [], unexplained: [], outOfOrder: [] });
     expect(failures).toBeGreaterThan(EVENTS * 0.2);
   });
 
