@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { correctEvent, parseFieldPath } from '../src/event/correct-event.ts';
 import { leadContacts } from '../src/outbox/lead-contacts.ts';
 import { pruneOnce } from '../src/outbox/prune.ts';
 import { recordCorrection } from '../src/outbox/record-correction.ts';
+import { adminServiceWithWebhook } from './helpers/admin-fixture.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { describeEachDialect, newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -111,23 +111,7 @@ function api(service: TestService) {
 
 describeEachDialect('admin API: correct an event and retry its dead deliveries', () => {
   it('refuses an invalid correction by field path, then records a valid one and delivers the corrected event', async () => {
-    const sandbox = await WebhookSandbox.start();
-    const service = await startTestService(
-      {
-        sources: { site: { verify: { secrets: [secret] } } },
-        routes: [{ on: '*', to: ['hook'] }],
-        delivery: { poll_interval: '50ms' },
-      },
-      {
-        env: { LEADRELAY_ADMIN_TOKEN: TOKEN },
-        worker: true,
-        connectors: { hook: { type: 'webhook', url: `${sandbox.url}/in` } },
-      },
-    );
-    cleanups.push(
-      () => sandbox.close(),
-      () => service.close(),
-    );
+    const { sandbox, service } = await adminServiceWithWebhook({ secret, token: TOKEN, cleanups });
     const call = api(service);
     // The destination refuses the mistyped email for good.
     sandbox.failNext(1, { status: 422, body: '{"message":"email dana@acme is invalid"}' });

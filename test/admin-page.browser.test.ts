@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
-import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
+import { adminServiceWithWebhook } from './helpers/admin-fixture.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -98,23 +98,7 @@ async function logIn(page: Page, url: string): Promise<void> {
 
 describe.runIf(runBrowser)('admin page in headless Chromium', () => {
   it('logs in with the token, shows a dead delivery, retries it and follows it to delivered without a reload', async () => {
-    const sandbox = await WebhookSandbox.start();
-    const service = await startTestService(
-      {
-        sources: { site: { verify: { secrets: [secret] } } },
-        routes: [{ on: '*', to: ['hook'] }],
-        delivery: { poll_interval: '50ms' },
-      },
-      {
-        env: { LEADRELAY_ADMIN_TOKEN: TOKEN },
-        worker: true,
-        connectors: { hook: { type: 'webhook', url: `${sandbox.url}/in` } },
-      },
-    );
-    cleanups.push(
-      () => sandbox.close(),
-      () => service.close(),
-    );
+    const { sandbox, service } = await adminServiceWithWebhook({ secret, token: TOKEN, cleanups });
 
     // A dead delivery: the destination refuses the event for good (422). The
     // contact's name and the transcript are markup, which the page must show as text.

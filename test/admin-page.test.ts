@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { escapeHtml, html } from '../src/http/admin/html.ts';
+import { adminServiceWithWebhook } from './helpers/admin-fixture.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -283,23 +283,7 @@ describe('admin page', () => {
   });
 
   it('counts attempts as the timeline lists them across a retry, and keeps a retried delivery on the dead list', async () => {
-    const sandbox = await WebhookSandbox.start();
-    const service = await startTestService(
-      {
-        sources: { site: { verify: { secrets: [secret] } } },
-        routes: [{ on: '*', to: ['hook'] }],
-        delivery: { poll_interval: '50ms' },
-      },
-      {
-        env: { LEADRELAY_ADMIN_TOKEN: TOKEN },
-        worker: true,
-        connectors: { hook: { type: 'webhook', url: `${sandbox.url}/in` } },
-      },
-    );
-    cleanups.push(
-      () => sandbox.close(),
-      () => service.close(),
-    );
+    const { sandbox, service } = await adminServiceWithWebhook({ secret, token: TOKEN, cleanups });
     sandbox.failNext(2, { status: 422, body: '{"message":"company is required"}' });
     const event = leadEvent();
     const body = JSON.stringify(event);

@@ -1,12 +1,9 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
-import { openStore } from '../src/db/open-store.ts';
 import { claimDeliveries } from '../src/outbox/claim-deliveries.ts';
 import { nextDueAt } from '../src/outbox/next-due.ts';
 import { type EventToStore, storeEvents } from '../src/outbox/store-events.ts';
-import { describeEachDialect, freshPostgresSchema } from './helpers/harness.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { describeEachDialect, openDialectStore } from './helpers/harness.ts';
 
 // What makes a delivery claimable, and when the worker should look again:
 // run against the real claim and due-time statements on each database.
@@ -33,27 +30,9 @@ describeEachDialect('claiming deliveries', (dialect) => {
   let cleanup: () => Promise<void>;
 
   beforeEach(async () => {
-    if (dialect === 'postgres') {
-      const schema = await freshPostgresSchema();
-      store = (await openStore({ url: schema.url, durability: 'normal', busy_timeout: 5000 })).store;
-      cleanup = schema.drop;
-    } else {
-      const dir = tempDir();
-      store = (
-        await openStore({
-          url: `sqlite:${join(dir.path, 'db.sqlite')}`,
-          durability: 'normal',
-          busy_timeout: 5000,
-        })
-      ).store;
-      cleanup = async () => dir.cleanup();
-    }
+    ({ store, cleanup } = await openDialectStore(dialect));
   });
-
-  afterEach(async () => {
-    await store.close();
-    await cleanup();
-  });
+  afterEach(() => cleanup());
 
   const claim = (connector: string, now: number, waitsFor?: typeof slackWaits) =>
     claimDeliveries(store.db, {

@@ -1,13 +1,10 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
-import { openStore } from '../src/db/open-store.ts';
 import { identifiersOf } from '../src/identity/identifiers.ts';
 import { lookupIdentities } from '../src/identity/lookup-identities.ts';
 import { recordIdentities, replaceRecord } from '../src/identity/record-identities.ts';
 import { showIdentities } from '../src/identity/show-identities.ts';
-import { describeEachDialect, freshPostgresSchema } from './helpers/harness.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { describeEachDialect, openDialectStore } from './helpers/harness.ts';
 
 describe('the identifiers an event gives of a person', () => {
   it('conversation and visitor ids are scoped by source; email lower-cased; phone only as E.164', () => {
@@ -34,26 +31,9 @@ describeEachDialect('the identity map', (dialect) => {
   let cleanup: () => Promise<void>;
 
   beforeEach(async () => {
-    if (dialect === 'postgres') {
-      const schema = await freshPostgresSchema();
-      store = (await openStore({ url: schema.url, durability: 'normal', busy_timeout: 5000 })).store;
-      cleanup = schema.drop;
-    } else {
-      const dir = tempDir();
-      store = (
-        await openStore({
-          url: `sqlite:${join(dir.path, 'db.sqlite')}`,
-          durability: 'normal',
-          busy_timeout: 5000,
-        })
-      ).store;
-      cleanup = async () => dir.cleanup();
-    }
+    ({ store, cleanup } = await openDialectStore(dialect));
   });
-  afterEach(async () => {
-    await store.close();
-    await cleanup();
-  });
+  afterEach(() => cleanup());
 
   it('records what a delivery resolved and answers for any of those identifiers, per connector', async () => {
     const phoneFirst = ['conversation:bot:c1', 'phone:+14155550142'];

@@ -5,6 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.ts';
+import type { Database } from '../../src/db/database.ts';
+import { openStore } from '../../src/db/open-store.ts';
 import { type RunningService, startService } from '../../src/service.ts';
 import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from './temp-dir.ts';
@@ -64,6 +66,42 @@ export async function freshPostgresSchema(): Promise<{ url: string; schema: stri
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+/**
+ * A migrated store of the given dialect on a fresh SQLite file or PostgreSQL
+ * schema, for tests of one statement module; `cleanup` closes and removes it.
+ *
+ * @example
+ * const { store, cleanup } = await openDialectStore(dialect);
+ */
+export async function openDialectStore(
+  dialect: Dialect,
+): Promise<{ store: Database; cleanup: () => Promise<void> }> {
+  if (dialect === 'postgres') {
+    const schema = await freshPostgresSchema();
+    const { store } = await openStore({ url: schema.url, durability: 'normal', busy_timeout: 5000 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await schema.drop();
+      },
+    };
+  }
+  const dir = tempDir();
+  const { store } = await openStore({
+    url: `sqlite:${join(dir.path, 'db.sqlite')}`,
+    durability: 'normal',
+    busy_timeout: 5000,
+  });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      dir.cleanup();
     },
   };
 }
