@@ -90,19 +90,19 @@ describe('Slack alert messages', () => {
       routes: [{ on: '*', to: ['alerts'] }],
     });
     const ids = [];
-    for (const [i, name] of ['Ana Silva', 'Ben Okafor', 'Chloé Martin'].entries())
-      ids.push(
-        await post(
-          fixedEvent('lead.qualified', {
-            contact: {
-              email: `${name.split(' ')[0]!.toLowerCase()}@example.com`,
-              name,
-              company: `Firm ${i} & Co`,
-            },
-            lead: { score: 70 + i },
-          }),
-        ),
-      );
+    for (const [i, name] of ['Ana Silva', 'Ben Okafor', 'Chloé Martin'].entries()) {
+      const event = fixedEvent('lead.qualified', {
+        contact: {
+          email: `${name.split(' ')[0]!.toLowerCase()}@example.com`,
+          name,
+          company: `Firm ${i} & Co`,
+        },
+        lead: { score: 70 + i },
+      });
+      // Each lead its own conversation: one conversation's alerts go one after another, in its thread.
+      (event.conversation as Record<string, unknown>).id = `conv_firm_${i}`;
+      ids.push(await post(event));
+    }
     ids.push(await post(fixedEvent('conversation.escalated')));
     ids.push(await post(fixedEvent('feedback.submitted')));
     ids.push(

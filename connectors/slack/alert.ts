@@ -24,7 +24,24 @@ export type Outcome = DeliveryResult | DeliveryError;
 export interface Posted {
   channel: string;
   ts: string;
+  /** For a reply: the ts of its thread's first message. */
+  threadTs?: string;
+  /** Found on a retry: a digest (several events in one message). */
+  digest?: boolean;
+  /** Found on a retry: how many replies its thread has. */
+  replies?: number;
 }
+
+/** How an alert went into a thread: as a reply, or as the message that starts the conversation's thread. */
+export type ThreadPlace =
+  | { reply: { ts: string; broadcast: boolean } }
+  | {
+      starts: {
+        conversation: string;
+        /** The conversation's thread in this channel was gone (its first message deleted): this one replaces it. */
+        replaced?: boolean;
+      };
+    };
 
 /** Where an alert goes, or why it cannot go anywhere. */
 export function planAlert(
@@ -66,19 +83,34 @@ export function normalizeChannel(rendered: string): string {
   return `#${trimmed.replace(/^#/, '').toLowerCase()}`;
 }
 
-/** What the delivery records: how it went out, its buttons, and a permalink to the message. */
+/**
+ * What the delivery records: how it went out, its buttons, and a permalink
+ * to the message; for the first alert of a conversation's thread, the
+ * thread, as the identity (threads.ts makes it the conversation's whole record).
+ */
 export async function alertResult(
   scope: SlackScope,
   planned: Planned,
   posted: Posted,
-  extra: { digest?: { ts: string; size: number; position: number }; again?: boolean } = {},
+  extra: {
+    digest?: { ts: string; size: number; position: number };
+    again?: boolean;
+    thread?: ThreadPlace;
+  } = {},
 ): Promise<DeliveryResult> {
   const links = await permalink(scope, posted);
+  const reply = extra.thread && 'reply' in extra.thread ? extra.thread.reply : undefined;
+  const starts = extra.thread && 'starts' in extra.thread ? extra.thread.starts : undefined;
+  const where = reply ? `in the conversation's thread in ${planned.channel}` : `to ${planned.channel}`;
   const how = extra.again
-    ? `already posted to ${planned.channel} (found by its event id on retry)`
+    ? `already posted ${where} (found by its event id on retry)`
     : extra.digest
       ? `listed in a digest of ${extra.digest.size} in ${planned.channel}`
-      : `posted to ${planned.channel}`;
+      : reply
+        ? `replied ${where}${reply.broadcast ? ', also sent to the channel' : ''}`
+        : starts?.replaced
+          ? `posted to ${planned.channel} as a new thread (the conversation's thread there was deleted)`
+          : `posted to ${planned.channel}`;
   const buttons = planned.crmLinks.map((link) => link.label);
   const withButtons = buttons.length > 0 ? ` with ${buttons.join(', ')}` : '';
   const without =
@@ -94,18 +126,27 @@ export async function alertResult(
     data: {
       channel: posted.channel,
       ts: posted.ts,
+      ...(reply ? { thread_ts: reply.ts, ...(reply.broadcast ? { broadcast: true } : {}) } : {}),
       ...(extra.digest ? { digest: extra.digest } : {}),
       ...(planned.crmLinks.length > 0 ? { buttons } : {}),
       ...(links.length > 0 ? { links } : {}),
     },
+    ...(starts
+      ? { identity: { record: `thread:${posted.channel}:${posted.ts}`, identifiers: [starts.conversation] } }
+      : {}),
   };
 }
 
-async function permalink(scope: SlackScope, { channel, ts }: Posted): Promise<RecordLink[]> {
+async function permalink(scope: SlackScope, { channel, ts, threadTs }: Posted): Promise<RecordLink[]> {
   const url = await scope.workspace.workspaceUrl(await scope.client());
   if (!url || !ts) return [];
+  // A reply's link opens its thread, as the links Slack's "Copy link" makes.
+  const thread = threadTs ? `?thread_ts=${threadTs}&cid=${channel}` : '';
   return [
-    { label: 'Open in Slack', url: `${url.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}` },
+    {
+      label: 'Open in Slack',
+      url: `${url.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}${thread}`,
+    },
   ];
 }
 

@@ -20,6 +20,7 @@ import {
 import { postChannelAlerts } from './post-alerts.ts';
 import { METADATA_TYPE, type SlackScope } from './scope.ts';
 import { type SlackSettings, slackSettings } from './settings.ts';
+import { knownThread, recordThreads, StartedThreads } from './threads.ts';
 import { holdWorkspace } from './workspace.ts';
 
 export { normalizeChannel } from './alert.ts';
@@ -31,12 +32,14 @@ const BATCH_SIZE = 50;
  * Slack alerts: a Block Kit message per event in a channel chosen by a
  * template, with buttons to the CRM records the `links_from` connectors
  * created (the engine holds the alert back for them up to `links_timeout`),
- * paced to one message per second per channel, and one digest instead of a
- * trickle when a burst queues more than `digest_after` alerts for a channel.
+ * paced to one message per second per channel, one digest instead of a
+ * trickle when a burst queues more than `digest_after` alerts for a channel,
+ * and one thread per conversation and channel (`thread_per_conversation`).
  *
  * The parts: `alert.ts` plans an alert and words its result, `history.ts`
  * finds what an earlier attempt already posted, `post-alerts.ts` posts a
- * channel's alerts (paced, digested, in order), `workspace.ts` holds what
+ * channel's alerts (paced, digested, threaded, in order), `threads.ts` keeps
+ * each conversation's threads in the identity map, `workspace.ts` holds what
  * the connectors of one workspace share.
  */
 export const slackConnector = defineConnectorType({
@@ -79,6 +82,7 @@ export const slackConnector = defineConnectorType({
       alertContent,
       digestLine: settings.digest_line ?? DEFAULT_DIGEST_TEMPLATE,
       warnedHistory: false,
+      warnedThreads: false,
     };
 
     const deliverBatch = async (contexts: DeliveryContext[]): Promise<Outcome[]> => {
@@ -95,10 +99,12 @@ export const slackConnector = defineConnectorType({
         else channels.set(planned.lane, [planned]);
       }
       const stop: { token?: DeliveryError } = {};
+      const started = new StartedThreads();
       // Channels do not wait for each other; within one, alerts keep their order.
       await Promise.all(
-        [...channels.values()].map((group) => postChannelAlerts(scope, group, outcomes, stop)),
+        [...channels.values()].map((group) => postChannelAlerts(scope, group, outcomes, stop, started)),
       );
+      recordThreads(contexts, outcomes);
       return outcomes;
     };
 
@@ -106,12 +112,19 @@ export const slackConnector = defineConnectorType({
       name,
       type: 'slack',
       limits: limitsFrom(settings, BATCH_SIZE),
+      // The identity map holds each conversation's threads (threads.ts).
+      remembers: settings.thread_per_conversation,
       ...(settings.links_from.length > 0
         ? { waitsFor: { connectors: settings.links_from, timeoutMs: settings.links_timeout } }
         : {}),
       preview(context): PlannedRequest[] {
         const planned = planAlert(scope, context, 0);
         const content = alertContent(context);
+        const thread =
+          'context' in planned
+            ? knownThread(scope, context, scope.workspace.idOf(planned.channel))
+            : undefined;
+        const broadcast = (settings.broadcast as readonly unknown[]).includes(context.event.type);
         const notes = [
           settings.links_from.length > 0
             ? `waits up to ${Math.round(settings.links_timeout / 1000)} s for ${settings.links_from.join(', ')} and adds buttons to the records they return`
@@ -119,7 +132,12 @@ export const slackConnector = defineConnectorType({
           settings.digest_after !== 'off'
             ? `when more than ${settings.digest_after} alerts for one channel are due at once, one digest message lists them instead`
             : undefined,
-          'a retry first looks in conversations.history for this alert, so that it is not posted twice',
+          settings.thread_per_conversation
+            ? thread
+              ? `a reply in the conversation's thread${broadcast ? ', also sent to the channel' : ''}`
+              : `the conversation's later alerts to this channel reply in this alert's thread${settings.broadcast.length > 0 ? ` (${settings.broadcast.join(', ')} also sent to the channel)` : ''}`
+            : undefined,
+          'a retry first looks in conversations.history (and the thread) for this alert, so that it is not posted twice',
         ].filter(Boolean);
         return [
           {
@@ -134,6 +152,7 @@ export const slackConnector = defineConnectorType({
               text: content.text,
               blocks: content.blocks,
               metadata: { event_type: METADATA_TYPE, event_payload: { event_ids: context.eventId } },
+              ...(thread ? { thread_ts: thread, ...(broadcast ? { reply_broadcast: true } : {}) } : {}),
               unfurl_links: false,
               unfurl_media: false,
             },

@@ -17,7 +17,12 @@ export interface SlackScope {
   digestLine: Parameters<typeof buildDigest>[0];
   /** Said once per connector that history could not be read before a re-post. */
   warnedHistory: boolean;
+  /** Said once per connector that a channel's id, needed to find its threads, could not be looked up. */
+  warnedThreads: boolean;
 }
 
-/** `metadata.event_type` of our messages; `event_payload.event_ids` names the leadrelay events a message covers. */
+/**
+ * `metadata.event_type` of our messages; `event_payload.event_ids` names the
+ * leadrelay events a message covers, and `event_payload.digest` is true on a digest.
+ */
 export const METADATA_TYPE = 'leadrelay_alert';

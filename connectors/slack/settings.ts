@@ -92,6 +92,18 @@ export const slackSettings = z.strictObject({
   digest_line: templateField()
     .optional()
     .describe('mrkdwn template of one line in a digest (default: who, email, company, score or priority).'),
+  thread_per_conversation: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Post a conversation's later alerts to a channel as replies in the thread of its first alert there (kept in the identity map).",
+    ),
+  broadcast: z
+    .array(z.enum(EVENT_TYPES, { message: `an event type: ${EVENT_TYPES.join(', ')}` }))
+    .default(['conversation.escalated'])
+    .describe(
+      'Event types whose thread replies are also sent to the channel (Slack\'s "Also send to channel"); [] for none.',
+    ),
   channel_interval: duration
     .prefault('1s')
     .describe("Least time between two messages to one channel (Slack's limit is about 1 per second)."),

@@ -16,7 +16,7 @@ import { ChannelPacer } from './pacer.ts';
  */
 export class Workspace {
   readonly pacer = new ChannelPacer();
-  /** `#name` → channel id. */
+  /** `#name` (or a user id, for a DM) → channel id. */
   private readonly channelIds = new Map<string, string>();
   /** From auth.test (`https://acme.slack.com/`), asked once. */
   private url: Promise<string | undefined> | undefined;
@@ -27,11 +27,16 @@ export class Workspace {
     return this.channelIds.get(channel) ?? channel;
   }
 
-  /** Slack answered a post to `#name` with the channel's id. */
+  /** Slack answered a post to `#name` (or to a user id, for a DM) with the channel's id. */
   learnChannelId(channel: string, id: string): void {
-    if (!channel.startsWith('#') || id === channel || this.channelIds.get(channel) === id) return;
+    if (id === channel || this.channelIds.get(channel) === id) return;
     this.channelIds.set(channel, id);
     this.pacer.alias(channel, id);
+  }
+
+  /** The channel's id when it is one or was learnt from an answer; undefined for a `#name` not seen yet. */
+  idOf(channel: string): string | undefined {
+    return this.channelIds.get(channel) ?? (channel.startsWith('#') ? undefined : channel);
   }
 
   /** The workspace URL for permalinks; asked once, asked again after a failure. */
@@ -48,8 +53,7 @@ export class Workspace {
 
   /** The id of `#name`: from an earlier answer, or by listing the channels the bot can see. */
   async channelId(client: WebClient, channel: string): Promise<string | undefined> {
-    if (!channel.startsWith('#')) return channel;
-    const known = this.channelIds.get(channel);
+    const known = this.idOf(channel);
     if (known) return known;
     const name = channel.slice(1);
     let cursor: string | undefined;
@@ -62,7 +66,8 @@ export class Workspace {
       })) as { channels?: { id?: string; name?: string }[]; response_metadata?: { next_cursor?: string } };
       const match = answer.channels?.find((c) => c.name === name);
       if (match?.id) {
-        this.channelIds.set(channel, match.id);
+        // Learnt like an answer's id, so that alerts planned by either spelling share one pacing lane.
+        this.learnChannelId(channel, match.id);
         return match.id;
       }
       cursor = answer.response_metadata?.next_cursor;

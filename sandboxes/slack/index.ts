@@ -3,6 +3,7 @@ import { FaultInjector } from '../faults.ts';
 import { type LoopbackServer, listenOnLoopback } from '../server.ts';
 import { blockKitProblems } from './block-kit.ts';
 import { renderMessageText } from './render-text.ts';
+import { BOT_USER, deleteAnswer, historyAnswer, repliesAnswer, threadParent } from './threads.ts';
 
 /** A channel of the sandbox workspace. */
 export interface SandboxChannel {
@@ -48,6 +49,12 @@ export interface SandboxMessage {
   at: number;
   /** How the body came: `form` (the SDK's way) or `json`. */
   encoding: 'form' | 'json';
+  /** For a reply: its parent's ts (the thread it is in). */
+  threadTs?: string;
+  /** A reply sent with `reply_broadcast`: also shown in the channel. */
+  broadcast?: boolean;
+  /** Deleted with chat.delete (a parent with replies stays as a tombstone). */
+  deleted?: boolean;
 }
 
 /** Every Web API call the sandbox answered. */
@@ -67,8 +74,10 @@ const DEFAULT_CHANNELS: SandboxChannel[] = [
 
 /**
  * A local Slack Web API for tests and `npm run demo`: `chat.postMessage`
- * (form or JSON bodies, `blocks` as a JSON string or an array),
- * `auth.test`, `conversations.list` and `conversations.history`, with
+ * (form or JSON bodies, `blocks` as a JSON string or an array, replies in
+ * threads with `thread_ts` and `reply_broadcast`), `chat.delete`,
+ * `auth.test`, `conversations.list`, `conversations.history` and
+ * `conversations.replies` (threads as Slack keeps them: threads.ts), with
  * Slack's way of failing — HTTP 200 `{ ok: false, error }` for
  * `invalid_auth`, `channel_not_found`, `not_in_channel`, `is_archived`,
  * `invalid_blocks` (Block Kit limits are checked), `no_text` — a per-channel
@@ -147,10 +156,18 @@ export class SlackSandbox {
     this.inactive = true;
   }
 
-  /** Messages accepted in a channel, by `#name`, name or id, oldest first. */
+  /** Messages accepted in a channel, by `#name`, name or id, oldest first: top-level and replies, deleted ones too. */
   messagesIn(channel: string): SandboxMessage[] {
     const found = this.findChannel(channel);
     return found ? this.messages.filter((message) => message.channel === found.id) : [];
+  }
+
+  /** The replies in the thread of the message `ts` in `channel`, oldest first. */
+  repliesTo(channel: string, ts: string): SandboxMessage[] {
+    const found = this.findChannel(channel);
+    return found
+      ? this.messages.filter((m) => m.channel === found.id && m.threadTs === ts && !m.deleted)
+      : [];
   }
 
   /** Calls answered 429 or `ratelimited`. */
@@ -168,7 +185,11 @@ export class SlackSandbox {
     const body = renderMessageText(message);
     if (options.heading === false) return body;
     const time = new Date(message.at).toISOString().slice(11, 19);
-    return `#${message.channelName} · ${time} · ts ${message.ts}\n${body
+    const thread = message.threadTs
+      ? ` · reply in thread ${message.threadTs}${message.broadcast ? ', also sent to the channel' : ''}`
+      : '';
+    const deleted = message.deleted ? ' · deleted' : '';
+    return `#${message.channelName} · ${time} · ts ${message.ts}${thread}${deleted}\n${body
       .split('\n')
       .map((line) => `  ${line}`)
       .join('\n')}`;
@@ -268,7 +289,7 @@ export class SlackSandbox {
             team: 'Sandbox',
             user: 'leadrelay',
             team_id: 'T0SANDBOX',
-            user_id: 'U0LEADRELAY',
+            user_id: BOT_USER,
             bot_id: 'B0LEADRELAY',
           },
         };
@@ -277,7 +298,9 @@ export class SlackSandbox {
       case 'conversations.list':
         return { answer: this.list(params) };
       case 'conversations.history':
-        return { answer: this.history(params) };
+      case 'conversations.replies':
+      case 'chat.delete':
+        return { answer: this.read(method, params) };
       default:
         return { answer: { ok: false, error: 'unknown_method' } };
     }
@@ -332,6 +355,11 @@ export class SlackSandbox {
       }
     }
     const ts = this.nextTs(now);
+    // A thread_ts naming no message here does not fail: the message goes to the top level (threads.ts).
+    const parent = params.thread_ts
+      ? threadParent(this.messages, channel.id, String(params.thread_ts))
+      : undefined;
+    const broadcast = params.reply_broadcast === true || params.reply_broadcast === 'true';
     const message: SandboxMessage = {
       channel: channel.id,
       channelName: channel.name,
@@ -341,6 +369,7 @@ export class SlackSandbox {
       metadata: metadata as SandboxMessage['metadata'],
       at: now,
       encoding,
+      ...(parent ? { threadTs: parent.ts, broadcast } : {}),
     };
     this.messages.push(message);
     return {
@@ -348,7 +377,17 @@ export class SlackSandbox {
         ok: true,
         channel: channel.id,
         ts,
-        message: { type: 'message', subtype: 'bot_message', bot_id: 'B0LEADRELAY', text, blocks: list, ts },
+        message: {
+          type: 'message',
+          subtype: 'bot_message',
+          bot_id: 'B0LEADRELAY',
+          user: BOT_USER,
+          text,
+          blocks: list,
+          ts,
+          ...(parent ? { thread_ts: parent.ts } : {}),
+          ...(message.metadata ? { metadata: message.metadata } : {}),
+        },
       },
     };
   }
@@ -380,49 +419,14 @@ export class SlackSandbox {
     };
   }
 
-  private history(params: Record<string, unknown>): Record<string, unknown> {
+  /** conversations.history, conversations.replies and chat.delete: a channel by id, that the bot is in. */
+  private read(method: string, params: Record<string, unknown>): Record<string, unknown> {
     const channel = typeof params.channel === 'string' ? this.findChannel(params.channel) : undefined;
     if (!channel || !/^[CGD]/.test(String(params.channel))) return { ok: false, error: 'channel_not_found' };
     if (!channel.member) return { ok: false, error: 'not_in_channel' };
-    const oldest = Number(params.oldest ?? 0);
-    // Slack's cursors are opaque; theirs decode to `next_ts:<ts>`, and so do ours.
-    const cursor =
-      typeof params.cursor === 'string' && params.cursor
-        ? /^next_ts:(\d+\.\d+)$/.exec(Buffer.from(params.cursor, 'base64').toString('utf8'))?.[1]
-        : undefined;
-    if (typeof params.cursor === 'string' && params.cursor && !cursor)
-      return { ok: false, error: 'invalid_cursor' };
-    const latest =
-      cursor !== undefined
-        ? Number(cursor)
-        : params.latest === undefined
-          ? Number.POSITIVE_INFINITY
-          : Number(params.latest);
-    const limit = Math.max(1, Math.min(999, Number(params.limit ?? 100) || 100));
-    const withMetadata = params.include_all_metadata === true || params.include_all_metadata === 'true';
-    const found = this.messages
-      .filter((message) => message.channel === channel.id)
-      .filter((message) => Number(message.ts) > oldest && Number(message.ts) < latest)
-      .reverse();
-    return {
-      ok: true,
-      messages: found.slice(0, limit).map((message) => ({
-        type: 'message',
-        subtype: 'bot_message',
-        ts: message.ts,
-        text: message.text,
-        blocks: message.blocks,
-        ...(withMetadata && message.metadata ? { metadata: message.metadata } : {}),
-      })),
-      has_more: found.length > limit,
-      ...(found.length > limit
-        ? {
-            response_metadata: {
-              next_cursor: Buffer.from(`next_ts:${found[limit - 1]!.ts}`).toString('base64'),
-            },
-          }
-        : {}),
-    };
+    if (method === 'conversations.replies') return repliesAnswer(this.messages, channel.id, params);
+    if (method === 'chat.delete') return deleteAnswer(this.messages, channel.id, params);
+    return historyAnswer(this.messages, channel.id, params);
   }
 
   private findChannel(reference: string): SandboxChannel | undefined {
