@@ -70,8 +70,13 @@ export interface DeliveryResult {
    * leadrelay maps the event's identifiers to it — all of them, or only `identifiers` when
    * some belong elsewhere (an email that names another record) — so that the next event
    * with any of them goes to the same record.
+   *
+   * `replaces` names a record (or several) the destination no longer has under that
+   * reference — merged into `record`, a Lead converted into it, deleted and recreated as
+   * it: every identifier mapped to one, those of other events too, moves to `record`, so
+   * no later event tries the dead id again.
    */
-  identity?: { record: string; identifiers?: readonly string[] };
+  identity?: { record: string; identifiers?: readonly string[]; replaces?: string | readonly string[] };
 }
 
 /** A link to a record a delivery created or updated, e.g. `{ label: 'Open in HubSpot', url }`. */

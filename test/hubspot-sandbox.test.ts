@@ -98,3 +98,101 @@ describe('HubSpot sandbox failRandomly (driven by the real @hubspot/api-client)'
     expect(hubspot.injected.get('slow 150 ms')).toBe(1);
   });
 });
+
+describe('HubSpot sandbox merges and deletes contacts as HubSpot documents (real @hubspot/api-client)', () => {
+  it('a merge makes a new record holding both; the old ids answer with it, on reads and updates', async () => {
+    const { hubspot, client } = await start();
+    const phoneOnly = await client.crm.contacts.basicApi.create({
+      properties: { phone: '+14155550142', firstname: 'Pat' },
+      associations: [],
+    });
+    const withEmail = await client.crm.contacts.basicApi.create({
+      properties: { email: 'pat@acme.example', lastname: 'Lee' },
+      associations: [],
+    });
+    await client.crm.objects.notes.basicApi.create({
+      properties: { hs_note_body: 'first', hs_timestamp: new Date().toISOString() },
+      associations: [
+        {
+          to: { id: phoneOnly.id },
+          types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: 202 }],
+        },
+      ],
+    });
+    // developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies:
+    // a new record with a new id; both old ids return it.
+    const merged = await client.crm.contacts.basicApi.merge({
+      primaryObjectId: withEmail.id,
+      objectIdToMerge: phoneOnly.id,
+    });
+    expect([phoneOnly.id, withEmail.id]).not.toContain(merged.id);
+    expect(merged.properties).toMatchObject({
+      email: 'pat@acme.example',
+      phone: '+14155550142',
+      firstname: 'Pat',
+      lastname: 'Lee',
+    });
+    expect(merged.properties.hs_merged_object_ids!.split(';').sort()).toEqual(
+      [phoneOnly.id, withEmail.id].sort(),
+    );
+    expect((await client.crm.contacts.basicApi.getById(phoneOnly.id)).id).toBe(merged.id);
+    const read = await client.crm.contacts.batchApi.read({
+      inputs: [{ id: phoneOnly.id }],
+      properties: ['email', 'hs_merged_object_ids'],
+      propertiesWithHistory: [],
+    });
+    expect(read.results.map((contact) => contact.id)).toEqual([merged.id]);
+    const updated = await client.crm.contacts.batchApi.update({
+      inputs: [{ id: phoneOnly.id, properties: { company: 'Acme' }, objectWriteTraceId: 't1' }],
+    });
+    expect(updated.results.map((contact) => contact.id)).toEqual([merged.id]);
+    expect(hubspot.state.contacts.size).toBe(1);
+    expect(hubspot.state.notesOf(merged.id).map((note) => note.properties.hs_note_body)).toEqual(['first']);
+    expect(
+      (await client.crm.contacts.basicApi.getById(merged.id, ['company'], undefined, ['notes'])).associations
+        ?.notes?.results,
+    ).toHaveLength(1);
+  });
+
+  it('a deleted contact is not found by id (404, or OBJECT_NOT_FOUND in a batch), email or search', async () => {
+    const { hubspot, client } = await start();
+    const contact = await client.crm.contacts.basicApi.create({
+      properties: { email: 'gone@acme.example', phone: '+14155550177' },
+      associations: [],
+    });
+    await client.crm.contacts.basicApi.archive(contact.id);
+    expect((await failure(client.crm.contacts.basicApi.getById(contact.id))).code).toBe(404);
+    const read = await client.crm.contacts.batchApi.read({
+      inputs: [{ id: contact.id }],
+      properties: ['email'],
+      propertiesWithHistory: [],
+    });
+    expect(read.results).toEqual([]);
+    expect((read as { errors?: unknown[] }).errors).toEqual([
+      expect.objectContaining({ category: 'OBJECT_NOT_FOUND', context: { ids: [contact.id] } }),
+    ]);
+    const update = await client.crm.contacts.batchApi.update({
+      inputs: [{ id: contact.id, properties: { company: 'Acme' }, objectWriteTraceId: 't1' }],
+    });
+    expect((update as { errors?: unknown[] }).errors).toEqual([
+      expect.objectContaining({
+        category: 'OBJECT_NOT_FOUND',
+        context: { ids: [contact.id], objectWriteTraceId: ['t1'] },
+      }),
+    ]);
+    const search = await client.crm.contacts.searchApi.doSearch({
+      filterGroups: [
+        { filters: [{ propertyName: 'phone', operator: 'EQ' as never, value: '+14155550177' }] },
+      ],
+      properties: ['phone'],
+      limit: 10,
+      after: '0',
+      sorts: [],
+    });
+    expect(search.results).toEqual([]);
+    // The email is free again: an upsert makes a new contact.
+    const again = await upsert(client, 'gone@acme.example');
+    expect(again.results[0]!.id).not.toBe(contact.id);
+    expect(hubspot.state.archived.has(contact.id)).toBe(true);
+  });
+});

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { SlackSandbox } from '../sandboxes/slack/index.ts';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { ConfigError } from '../src/config/config-error.ts';
@@ -203,6 +204,87 @@ describe('ops alerts', () => {
     expect(text).toContain('HTTP 400');
     expect(text).toContain('leadrelay deliveries retry --dead --connector hook');
     expect(text).toContain('https://leadrelay.example/admin');
+  });
+
+  it('posts a delivery that found a second record of one person, with both record links; rate-limited, the rest counted', async () => {
+    const hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1000 });
+    const ops = await WebhookSandbox.start();
+    cleanups.push(
+      () => hubspot.close(),
+      () => ops.close(),
+    );
+    const service = await startTestService(
+      {
+        sources: { site: { verify: { secrets: [secret] } } },
+        routes: [{ on: ['lead.qualified', 'conversation.escalated'], to: ['hubspot'] }],
+        delivery: { poll_interval: '20ms' },
+        alerts: { to: 'ops', min_interval: '10s', admin_url: 'https://leadrelay.example/admin' },
+      },
+      {
+        worker: true,
+        connectors: {
+          hubspot: { type: 'hubspot', access_token: 'pat-sandbox', base_url: hubspot.url },
+          ops: { type: 'webhook', url: `${ops.url}/ops` },
+        },
+      },
+    );
+    cleanups.push(() => service.close());
+    const send = async (event: Record<string, unknown>) => {
+      const body = JSON.stringify(event);
+      const response = await service.post('site', body, officialHeaders(secret, String(event.id), body));
+      expect(response.status).toBe(202);
+    };
+    const deliveredCount = async () =>
+      (
+        await service.store.db
+          .selectFrom('deliveries')
+          .select('id')
+          .where('status', '=', 'delivered')
+          .execute()
+      ).length;
+    // Three people each reached HubSpot first by phone; their emails are already on other contacts.
+    for (let i = 0; i < 3; i++) {
+      hubspot.state.createContact({ email: `person${i}@acme.example` });
+      await send(
+        leadEvent({
+          type: 'conversation.escalated',
+          contact: { phone: `+1 415 555 01${50 + i}` },
+          conversation: { id: `conv_${i}` },
+        }),
+      );
+    }
+    await until(async () => (await deliveredCount()) === 3, 'the phone-first contacts');
+    for (let i = 0; i < 3; i++)
+      await send(
+        leadEvent({ contact: { email: `person${i}@acme.example` }, conversation: { id: `conv_${i}` } }),
+      );
+    await until(async () => (await deliveredCount()) === 6, 'the three conflicting deliveries');
+
+    const conflicts = () =>
+      ops
+        .delivered()
+        .map((request) => JSON.parse(request.body) as Alert & { escalation: { reason: string } });
+    await until(() => conflicts().length === 1, 'the first conflict alert');
+    const [first] = conflicts();
+    expect(first!.escalation.reason).toBe('Two hubspot records for one person');
+    expect(first!.escalation.summary).toMatch(
+      /\[email\] is on contact:\d+, but this person's earlier events went to contact:\d+/,
+    );
+    expect(
+      first!.escalation.summary.match(/https:\/\/app\.hubspot\.com\/contacts\/\d+\/record\/0-1\/\d+/g),
+    ).toHaveLength(2);
+    expect(first!.escalation.summary).toContain('Admin: https://leadrelay.example/admin');
+    expect(first!.metadata.leadrelay_alert).toMatchObject({ kind: 'conflict', connector: 'hubspot' });
+
+    // The other two came within min_interval: held back, then reported together when it ends.
+    await until(() => conflicts().length === 2, 'the held-back conflicts, counted', 30_000);
+    expect(ops.delivered()[1]!.at - ops.delivered()[0]!.at).toBeGreaterThanOrEqual(9_000);
+    const summary = conflicts()[1]!;
+    expect(summary.escalation.reason).toBe('More records for one person in hubspot');
+    expect(summary.escalation.summary).toContain(
+      '2 more deliveries that found a second record for one person',
+    );
+    expect(summary.metadata.leadrelay_alert.suppressed).toEqual({ dead: 0, failing: 0, conflict: 2 });
   });
 
   it('rejects alerts.to naming a missing connector with file:line:col', async () => {

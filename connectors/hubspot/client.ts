@@ -91,6 +91,50 @@ export class HubSpotClient {
     );
   }
 
+  /**
+   * The contacts these ids name now, by requested id: the contact itself, the record a
+   * merge made of it (HubSpot answers a merged-away id with the merged record, whose
+   * `hs_merged_object_ids` lists the old ids), or nothing when it was deleted.
+   */
+  async contactsById(ids: string[]): Promise<Map<string, { id: string; email: string | undefined }>> {
+    const found = new Map<string, { id: string; email: string | undefined }>();
+    if (ids.length === 0) return found;
+    const response = await this.call('reading the known contacts', (sdk) =>
+      sdk.crm.contacts.batchApi.read({
+        inputs: ids.map((id) => ({ id })),
+        properties: ['email', 'hs_merged_object_ids'],
+        propertiesWithHistory: [],
+      }),
+    );
+    for (const contact of response.results) {
+      const email = contact.properties.email ? String(contact.properties.email).toLowerCase() : undefined;
+      const answersFor = [contact.id, ...String(contact.properties.hs_merged_object_ids ?? '').split(';')];
+      for (const id of ids) if (answersFor.includes(id)) found.set(id, { id: contact.id, email });
+    }
+    return found;
+  }
+
+  /** Updates contacts by id, each input traced; the id answered is the contact's current one (after a merge, the merged record's). */
+  async updateById(
+    inputs: { traceId: string; id: string; properties: Record<string, string> }[],
+  ): Promise<BatchOutcome<string>> {
+    const response = await this.call('updating contacts by id', (sdk) =>
+      sdk.crm.contacts.batchApi.update({
+        inputs: inputs.map((input) => ({
+          id: input.id,
+          properties: input.properties,
+          objectWriteTraceId: input.traceId,
+        })),
+      }),
+    );
+    const ok = new Map<string, string>();
+    for (const result of response.results) {
+      const traceId = (result as typeof result & { objectWriteTraceId?: string }).objectWriteTraceId;
+      if (traceId) ok.set(traceId, result.id);
+    }
+    return { ok, failed: tracedErrors(response) };
+  }
+
   /** Creates or updates by email, each input traced so one bad input does not fail the others (207). */
   async upsertByEmail(
     inputs: { traceId: string; email: string; properties: Record<string, string> }[],
@@ -135,10 +179,6 @@ export class HubSpotClient {
       sdk.crm.contacts.basicApi.create({ properties, associations: [] }),
     );
     return contact.id;
-  }
-
-  async updateContact(id: string, properties: Record<string, string>): Promise<void> {
-    await this.call('updating the contact', (sdk) => sdk.crm.contacts.basicApi.update(id, { properties }));
   }
 
   /** The notes on a contact whose body contains `marker`: the check before redoing a note. */

@@ -1,38 +1,25 @@
-import { matchablePhone, unreadablePhoneHint } from '../../src/mapping/phone.ts';
-import { renderFields } from '../../src/mapping/template.ts';
+import { unreadablePhoneHint } from '../../src/mapping/phone.ts';
 import { limitsFrom } from '../common-settings.ts';
 import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts';
-import {
-  type DeliveryContext,
-  type DeliveryResult,
-  defineConnectorType,
-  type PlannedRequest,
-} from '../types.ts';
-import { HubSpotClient, NOTE_TO_CONTACT } from './client.ts';
-import { type HubSpotSettings, hubspotSettings } from './settings.ts';
+import { type DeliveryContext, type DeliveryResult, defineConnectorType } from '../types.ts';
+import { HubSpotClient } from './client.ts';
+import { noteText, type Planned, plan, previewRequests, rejection } from './plan.ts';
+import { result, type Target } from './result.ts';
+import { hubspotSettings } from './settings.ts';
 
 /** How long a contact leadrelay created by phone is remembered, bridging HubSpot's eventually consistent search. */
 const RECENT_PHONE_MS = 10 * 60_000;
 
-interface Planned {
-  context: DeliveryContext;
-  email: string | undefined;
-  phone: string | undefined;
-  /** The phone as written to the contact (E.164 when readable). */
-  rawPhone: string | undefined;
-  properties: Record<string, string>;
-  createOnly: Record<string, string>;
-  note: string;
-  /** The line in the note that says which event it came from: how a retry finds a note it already made. */
-  marker: string;
-}
+type Extras = Omit<Target, 'id' | 'created' | 'by'>;
 
 /**
- * A qualified lead becomes a HubSpot contact — created, or updated when one
- * has that email (or, for a phone-only lead, that phone) — with the
- * transcript as a note associated to it. Batches use HubSpot's batch
- * endpoints (100 per call). A retry checks for the note it may already have
- * made before making one.
+ * An event becomes a note on a HubSpot contact: the contact an earlier event of the same
+ * person went to (the identity map, updated by id), else the one holding the email
+ * (upserted), else — for a lead without an email — the one found by phone, else a new one;
+ * in the order `match` gives (docs/identity.md). A known contact merged in HubSpot is
+ * followed to the merged record, a deleted one is replaced once. Batches use HubSpot's
+ * batch endpoints (100 per call). A retry checks for the note it may already have made
+ * before making one.
  */
 export const hubspotConnector = defineConnectorType({
   type: 'hubspot',
@@ -58,101 +45,239 @@ export const hubspotConnector = defineConnectorType({
     async function deliverAll(contexts: DeliveryContext[]): Promise<(DeliveryResult | DeliveryError)[]> {
       const plans = contexts.map((context) => plan(settings, context));
       const outcomes = new Map<Planned, DeliveryResult | DeliveryError>();
-      const contactOf = new Map<Planned, { id: string; created: boolean }>();
+      const fail = (list: Planned[], error: unknown) => {
+        for (const p of list) if (!outcomes.has(p)) outcomes.set(p, error as DeliveryError);
+      };
 
-      const byEmail = plans.filter((p) => p.email);
-      const byPhone = plans.filter((p) => !p.email && p.phone);
+      // Both look-ups at once: the known contacts (a merged one answers as the merged record, a
+      // deleted one not at all) and who holds each email (create-only properties go to new
+      // contacts only; an email on another contact than the known one is a conflict).
+      const withKnown = plans.filter((p) => p.known);
+      const emailLookups = plans.filter((p) => p.email && (p.known || Object.keys(p.createOnly).length > 0));
+      let knownRead = true;
+      const [current, owners] = await Promise.all([
+        client.contactsById(unique(withKnown.map((p) => p.known!.id))).catch((error: unknown) => {
+          knownRead = false;
+          fail(withKnown, error);
+          return new Map<string, { id: string; email: string | undefined }>();
+        }),
+        client.existingByEmail(unique(emailLookups.map((p) => p.email!))).catch((error: unknown) => {
+          fail(emailLookups, error);
+          return new Map<string, string>();
+        }),
+      ]);
+
+      // What this process remembers of contacts it created by phone follows HubSpot too: a
+      // deleted one is forgotten, a merged one becomes the merged record.
+      for (const [phone, recent] of knownRead ? recentPhones : []) {
+        if (!withKnown.some((p) => p.known!.id === recent.id)) continue;
+        const now = current.get(recent.id);
+        if (now) recent.id = now.id;
+        else recentPhones.delete(phone);
+      }
+
+      const byEmail: { p: Planned; extras: Extras }[] = [];
+      const byId: {
+        p: Planned;
+        id: string;
+        by: Target['by'];
+        properties: Record<string, string>;
+        extras: Extras;
+      }[] = [];
+      const targets = new Map<Planned, Target>();
       for (const p of plans) {
-        if (!p.email && !p.phone)
-          outcomes.set(
-            p,
-            new PermanentError(
-              p.rawPhone
-                ? `the lead has no email, and its phone "${p.rawPhone}" cannot be read as an international number to match a HubSpot contact: ${unreadablePhoneHint()}`
-                : 'the lead has neither an email nor a phone to match a HubSpot contact',
-            ),
-          );
-      }
-
-      if (byEmail.length > 0) {
-        try {
-          const needsCreateOnly = byEmail.some((p) => Object.keys(p.createOnly).length > 0);
-          const existing = needsCreateOnly
-            ? await client.existingByEmail(byEmail.map((p) => p.email!))
-            : new Map();
-          const upserted = await client.upsertByEmail(
-            byEmail.map((p) => ({
-              traceId: String(p.context.deliveryId),
-              email: p.email!,
-              properties: existing.has(p.email!) ? p.properties : { ...p.createOnly, ...p.properties },
-            })),
-          );
-          for (const p of byEmail) {
-            const trace = String(p.context.deliveryId);
-            const done = upserted.ok.get(trace);
-            const failed = upserted.failed.get(trace);
-            if (done) contactOf.set(p, done);
-            else outcomes.set(p, new PermanentError(rejection(failed)));
-          }
-        } catch (error) {
-          for (const p of byEmail) outcomes.set(p, error as DeliveryError);
+        if (outcomes.has(p)) continue;
+        const live = p.known ? current.get(p.known.id) : undefined;
+        const replaced: Target['replaced'] = !p.known
+          ? undefined
+          : !live
+            ? { record: `contact:${p.known.id}`, why: 'deleted' }
+            : live.id !== p.known.id
+              ? { record: `contact:${p.known.id}`, why: 'merged' }
+              : undefined;
+        if (p.email) {
+          const owner = owners.get(p.email);
+          if (live && owner && owner !== live.id) {
+            // Not ours to merge: the email's contact gets the delivery, and a person decides.
+            // The map keeps the known contact for the conversation (and a merged id, which
+            // HubSpot still answers): moving it to the email's contact would be a merge too.
+            byEmail.push({ p, extras: { conflictWith: live.id } });
+          } else if (live) {
+            const keptEmail = live.email && live.email !== p.email ? live.email : undefined;
+            byId.push({
+              p,
+              id: live.id,
+              by: 'known',
+              properties: live.email ? p.properties : { ...p.properties, email: p.email },
+              extras: { ...(replaced ? { replaced } : {}), ...(keptEmail ? { keptEmail } : {}) },
+            });
+          } else byEmail.push({ p, extras: replaced ? { replaced } : {} });
+          continue;
         }
-      }
-
-      for (const p of byPhone) {
+        // Without an email: one at a time, so that two events of one phone in a batch find the
+        // contact the first made (search would not show it yet; `recentPhones` does).
         try {
-          contactOf.set(p, await upsertByPhone(p));
+          const found = await withoutEmail(
+            p,
+            live?.id,
+            replaced?.why === 'deleted' ? p.known!.id : undefined,
+          );
+          if (found.created)
+            targets.set(p, { id: found.id, created: true, by: 'created', ...(replaced ? { replaced } : {}) });
+          else
+            byId.push({
+              p,
+              id: found.id,
+              by: found.by,
+              properties: p.properties,
+              extras: replaced ? { replaced } : {},
+            });
         } catch (error) {
           outcomes.set(p, error as DeliveryError);
         }
       }
 
+      if (byEmail.length > 0) {
+        try {
+          const upserted = await client.upsertByEmail(
+            byEmail.map(({ p }) => ({
+              traceId: String(p.context.deliveryId),
+              email: p.email!,
+              properties: owners.has(p.email!) ? p.properties : { ...p.createOnly, ...p.properties },
+            })),
+          );
+          for (const { p, extras } of byEmail) {
+            const trace = String(p.context.deliveryId);
+            const done = upserted.ok.get(trace);
+            if (done) targets.set(p, { ...done, by: done.created ? 'created' : 'email', ...extras });
+            else outcomes.set(p, new PermanentError(rejection(upserted.failed.get(trace))));
+          }
+        } catch (error) {
+          fail(
+            byEmail.map(({ p }) => p),
+            error,
+          );
+        }
+      }
+
+      // Two events of one person in a batch (their ordering keys differ: a phone, then an email)
+      // update one contact: one call each, in order, since HubSpot does not say which of two
+      // updates of one record in a batch wins.
+      const rounds: (typeof byId)[] = [];
+      for (const entry of byId) {
+        const round = rounds.find((r) => !r.some((other) => other.id === entry.id));
+        if (round) round.push(entry);
+        else rounds.push([entry]);
+      }
+      for (const round of rounds) {
+        try {
+          const updated = await client.updateById(
+            round.map(({ p, id, properties }) => ({ traceId: String(p.context.deliveryId), id, properties })),
+          );
+          for (const { p, id, by, extras } of round) {
+            const trace = String(p.context.deliveryId);
+            const answered = updated.ok.get(trace);
+            const failed = updated.failed.get(trace);
+            if (answered) {
+              // An id from search or `recentPhones` may have been merged since: HubSpot answers with the merged record.
+              const replaced =
+                extras.replaced ??
+                (answered !== id ? { record: `contact:${id}`, why: 'merged' as const } : undefined);
+              targets.set(p, {
+                id: answered,
+                created: false,
+                by,
+                ...extras,
+                ...(replaced ? { replaced } : {}),
+              });
+            } else if (failed?.category === 'OBJECT_NOT_FOUND' || failed?.category === 'CONFLICT') {
+              // Deleted, or the email taken, between the look-up and the write: the retry looks again.
+              for (const [phone, recent] of recentPhones) if (recent.id === id) recentPhones.delete(phone);
+              outcomes.set(
+                p,
+                new RetryableError(`HubSpot contact ${id} changed while updating it: ${failed.message}`),
+              );
+            } else outcomes.set(p, new PermanentError(rejection(failed)));
+          }
+        } catch (error) {
+          fail(
+            round.map(({ p }) => p),
+            error,
+          );
+        }
+      }
+
       await attachNotes(
-        plans.filter((p) => contactOf.has(p)),
-        contactOf,
+        plans.filter((p) => targets.has(p) && !outcomes.has(p)),
+        targets,
         outcomes,
       );
       return plans.map((p) => outcomes.get(p) ?? new PermanentError('no outcome'));
     }
 
-    async function upsertByPhone(p: Planned): Promise<{ id: string; created: boolean }> {
+    /** A lead without an email: the steps of `match` other than `email`, in order, then a new contact. */
+    async function withoutEmail(
+      p: Planned,
+      known: string | undefined,
+      deleted: string | undefined,
+    ): Promise<{ id: string; created: false; by: 'known' | 'phone' } | { id: string; created: true }> {
+      let searched = false;
+      for (const step of settings.match) {
+        if (step === 'known' && known) return { id: known, created: false, by: 'known' };
+        if (step === 'phone' && p.phone) {
+          searched = true;
+          const found = await findByPhone(p);
+          if (found) return { id: found, created: false, by: 'phone' };
+        }
+      }
+      if (!p.phone) {
+        throw new PermanentError(
+          p.rawPhone
+            ? `the lead has no email, and its phone "${p.rawPhone}" cannot be read as an international number to match a HubSpot contact: ${unreadablePhoneHint()}`
+            : deleted
+              ? `HubSpot contact ${deleted}, where this person's earlier events went, was deleted, and the event has neither an email nor a phone to make a new one`
+              : 'the lead has neither an email nor a phone to match a HubSpot contact, and no earlier delivery of its conversation or visitor is known',
+        );
+      }
+      if (p.context.attempt > 1) {
+        // An earlier attempt may have created the contact and died before it was recorded: a
+        // retry looks by phone before creating, whether or not `phone` is a match step.
+        const found = searched ? undefined : await findByPhone(p);
+        if (found) return { id: found, created: false, by: 'phone' };
+        // Search may not show that contact yet. Waiting a whole lag from now (not only what is
+        // left of it) keeps this wait itself, which is recorded as an attempt, from counting as
+        // the earlier attempt the next look must wait for.
+        const endedBy = p.context.earlierAttemptsEndedBy;
+        if (endedBy !== undefined && environment.now() - endedBy < settings.search_lag) {
+          throw new RetryableError(
+            `no contact with phone ${p.phone} found, but HubSpot's search may not show one an earlier attempt created yet; looking again in ${Math.ceil(settings.search_lag / 1000)} s`,
+            { retryAfterMs: settings.search_lag, notSent: true },
+          );
+        }
+      }
+      const id = await client.createContact({ ...p.createOnly, ...p.properties });
+      recentPhones.set(p.phone, { id, at: environment.now() });
+      return { id, created: true };
+    }
+
+    async function findByPhone(p: Planned): Promise<string | undefined> {
       const recent = recentPhones.get(p.phone!);
       const matches =
         recent && environment.now() - recent.at < RECENT_PHONE_MS
           ? [recent.id]
           : await client.searchByPhone(p.phone!);
-      const unique = [...new Set(matches)];
-      if (unique.length > 1) {
+      const found = unique(matches);
+      if (found.length > 1) {
         throw new PermanentError(
-          `ambiguous match: HubSpot contacts ${unique.join(', ')} all have phone ${p.phone}; merge them or add an email`,
+          `ambiguous match: HubSpot contacts ${found.join(', ')} all have phone ${p.phone}; merge them or add an email`,
         );
       }
-      if (unique.length === 1) {
-        await client.updateContact(unique[0]!, p.properties);
-        return { id: unique[0]!, created: false };
-      }
-      // An earlier attempt may have created this contact moments ago, and search would not show it yet.
-      // Waiting a whole lag from now (not only what is left of it) keeps this wait itself, which is
-      // recorded as an attempt, from counting as the earlier attempt the next look must wait for.
-      const endedBy = p.context.earlierAttemptsEndedBy;
-      if (
-        p.context.attempt > 1 &&
-        endedBy !== undefined &&
-        environment.now() - endedBy < settings.search_lag
-      ) {
-        throw new RetryableError(
-          `no contact with phone ${p.phone} found, but HubSpot's search may not show one an earlier attempt created yet; looking again in ${Math.ceil(settings.search_lag / 1000)} s`,
-          { retryAfterMs: settings.search_lag, notSent: true },
-        );
-      }
-      const id = await client.createContact({ ...p.createOnly, ...p.properties });
-      recentPhones.set(p.phone!, { id, at: environment.now() });
-      return { id, created: true };
+      return found[0];
     }
 
     async function attachNotes(
       ready: Planned[],
-      contactOf: Map<Planned, { id: string; created: boolean }>,
+      targets: Map<Planned, Target>,
       outcomes: Map<Planned, DeliveryResult | DeliveryError>,
     ): Promise<void> {
       if (ready.length === 0) return;
@@ -167,7 +292,7 @@ export const hubspotConnector = defineConnectorType({
         // Only a retry can find a note of its own: the first attempt skips the look-up.
         if (p.context.attempt <= 1) continue;
         try {
-          const found = await client.notesContaining(contactOf.get(p)!.id, p.marker);
+          const found = await client.notesContaining(targets.get(p)!.id, p.marker);
           if (found[0]) existingNote.set(p, found[0]);
         } catch (error) {
           outcomes.set(p, error as DeliveryError);
@@ -180,8 +305,8 @@ export const hubspotConnector = defineConnectorType({
           created = await client.createNotes(
             toCreate.map((p) => ({
               traceId: String(p.context.deliveryId),
-              contactId: contactOf.get(p)!.id,
-              body: p.note,
+              contactId: targets.get(p)!.id,
+              body: noteText(p, targets.get(p)!.keptEmail),
               timestamp: new Date(p.context.receivedAt).toISOString(),
             })),
           );
@@ -190,9 +315,10 @@ export const hubspotConnector = defineConnectorType({
           for (const p of toCreate) outcomes.set(p, error as DeliveryError);
         }
       }
+      const link = (id: string) =>
+        portal ? `${settings.app_url.replace(/\/+$/, '')}/contacts/${portal}/record/0-1/${id}` : undefined;
       for (const p of ready) {
         if (outcomes.has(p)) continue;
-        const contact = contactOf.get(p)!;
         const noteId = existingNote.get(p) ?? created.ok.get(String(p.context.deliveryId));
         if (!noteId) {
           outcomes.set(
@@ -203,19 +329,7 @@ export const hubspotConnector = defineConnectorType({
           );
           continue;
         }
-        const url = portal
-          ? `${settings.app_url.replace(/\/+$/, '')}/contacts/${portal}/record/0-1/${contact.id}`
-          : undefined;
-        outcomes.set(p, {
-          summary: `contact ${contact.id} ${contact.created ? 'created' : 'updated'}, note ${noteId} ${existingNote.has(p) ? 'already there' : 'created'}`,
-          data: {
-            contact_id: contact.id,
-            note_id: noteId,
-            created: contact.created,
-            ...(portal ? { portal_id: portal } : {}),
-            ...(url ? { url, links: [{ label: 'Open in HubSpot', url }] } : {}),
-          },
-        });
+        outcomes.set(p, result(p, targets.get(p)!, noteId, existingNote.has(p), portal, link));
       }
     }
 
@@ -223,6 +337,7 @@ export const hubspotConnector = defineConnectorType({
       name,
       type: 'hubspot',
       limits,
+      remembers: true,
       preview: (context) => previewRequests(settings, plan(settings, context)),
       async deliver(context) {
         const [outcome] = await deliverAll([context]);
@@ -234,104 +349,6 @@ export const hubspotConnector = defineConnectorType({
   },
 });
 
-function plan(settings: HubSpotSettings, context: DeliveryContext): Planned {
-  const properties = renderFields(settings.properties, context.event);
-  const createOnly = renderFields(settings.create_only_properties, context.event);
-  const email = properties.email?.toLowerCase();
-  const marker = `leadrelay event ${context.eventId}`;
-  const body = settings.note.render(context.event) ?? '';
-  // The marker line is part of the note so that a retry can recognise it; the body is cut to fit HubSpot's limit.
-  const note = `${body.slice(0, 65_000)}<p><small>${marker}</small></p>`;
-  const { email: _email, ...rest } = properties;
-  return {
-    context,
-    email,
-    // Matching needs one spelling of a number: only a phone read as E.164 finds a contact.
-    phone: matchablePhone(properties.phone),
-    rawPhone: properties.phone,
-    properties: email ? rest : properties,
-    createOnly,
-    note,
-    marker,
-  };
-}
-
-function rejection(failed: { message: string; propertyNames: string[] } | undefined): string {
-  if (!failed) return 'HubSpot returned no result for this contact';
-  const names = failed.propertyNames.length > 0 ? `property "${failed.propertyNames.join('", "')}": ` : '';
-  return `HubSpot rejected the contact: ${names}${failed.message}`;
-}
-
-function previewRequests(settings: HubSpotSettings, p: Planned): PlannedRequest[] {
-  const base = settings.base_url.replace(/\/+$/, '');
-  const headers = { authorization: 'Bearer ••••••', 'content-type': 'application/json' };
-  const requests: PlannedRequest[] = [];
-  if (p.email) {
-    if (Object.keys(p.createOnly).length > 0) {
-      requests.push({
-        method: 'POST',
-        url: `${base}/crm/v3/objects/contacts/batch/read`,
-        headers,
-        body: { idProperty: 'email', inputs: [{ id: p.email }], properties: ['email'] },
-        note: 'which contacts exist already: create-only properties are sent for new contacts only',
-      });
-    }
-    requests.push({
-      method: 'POST',
-      url: `${base}/crm/v3/objects/contacts/batch/upsert`,
-      headers,
-      body: {
-        inputs: [
-          {
-            idProperty: 'email',
-            id: p.email,
-            properties: { ...p.createOnly, ...p.properties },
-            objectWriteTraceId: String(p.context.deliveryId),
-          },
-        ],
-      },
-      ...(Object.keys(p.createOnly).length > 0
-        ? { note: `${Object.keys(p.createOnly).join(', ')} only if the contact is new` }
-        : {}),
-    });
-  } else if (p.phone) {
-    requests.push({
-      method: 'POST',
-      url: `${base}/crm/v3/objects/contacts/search`,
-      headers,
-      body: {
-        filterGroups: [{ filters: [{ propertyName: 'phone', operator: 'EQ', value: p.phone }] }],
-        properties: ['email', 'phone'],
-        limit: 10,
-      },
-    });
-    requests.push({
-      method: 'PATCH',
-      url: `${base}/crm/v3/objects/contacts/{id}`,
-      headers,
-      body: { properties: p.properties },
-      note: 'if the search found one contact; if none, POST /crm/v3/objects/contacts with the create-only properties too',
-    });
-  }
-  requests.push({
-    method: 'POST',
-    url: `${base}/crm/v3/objects/notes/batch/create`,
-    headers,
-    body: {
-      inputs: [
-        {
-          properties: { hs_note_body: p.note, hs_timestamp: new Date(p.context.receivedAt).toISOString() },
-          associations: [
-            {
-              to: { id: '{contact id}' },
-              types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: NOTE_TO_CONTACT }],
-            },
-          ],
-          objectWriteTraceId: String(p.context.deliveryId),
-        },
-      ],
-    },
-    note: 'on a retry, only if the contact has no note for this event yet',
-  });
-  return requests;
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }

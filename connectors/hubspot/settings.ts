@@ -39,6 +39,20 @@ export const DEFAULT_NOTE = [
   '{{ conversation | transcript: "html", 60000 }}',
 ].join('');
 
+export const MATCH_STEPS = ['known', 'email', 'phone'] as const;
+export type MatchStep = (typeof MATCH_STEPS)[number];
+
+const matchOrder = z
+  .array(z.enum(MATCH_STEPS))
+  .min(1, 'name at least "email", e.g. [known, email, phone]')
+  .refine((steps) => new Set(steps).size === steps.length, 'each step may appear once')
+  // HubSpot holds an email on one contact only: whatever the order, a lead whose email a
+  // contact holds goes there, so leaving `email` out would promise something HubSpot refuses.
+  .refine(
+    (steps) => steps.includes('email'),
+    'must include "email": HubSpot keeps one contact per email, so a lead with an email always goes to the contact holding it',
+  );
+
 /** `config/connectors/NAME.yaml` with `type: hubspot`. */
 export const hubspotSettings = z.strictObject({
   ...commonSettings({ concurrency: 4, rate: { requests: 100, per: '10s' }, timeout: '20s' }),
@@ -63,6 +77,13 @@ export const hubspotSettings = z.strictObject({
    * died), "no match" is trusted only this long after that attempt ended.
    */
   search_lag: duration.prefault('15s'),
+  /**
+   * How a lead finds its contact, in order (docs/identity.md): `known` — the contact an
+   * earlier delivery of this conversation, visitor, email or phone went to (the identity
+   * map), updated by id; `email` — the contact holding the lead's email; `phone` — search
+   * by phone, for a lead without an email. Nothing found: a new contact.
+   */
+  match: matchOrder.default(['known', 'email', 'phone']),
   /** Contacts per batch call (HubSpot allows 100). */
   batch_size: z.number().int().min(1).max(100).default(100),
 });

@@ -11,8 +11,9 @@ import {
   type SaveOutcome,
   type Target,
 } from './item.ts';
+import { knownRecords } from './known-records.ts';
 import { ambiguousExternalId, ambiguousUrls } from './matching.ts';
-import { planEvent } from './plan.ts';
+import { fieldsFor, planEvent } from './plan.ts';
 import type { RecordObject, SalesforceSettings } from './settings.ts';
 import { writesTogether, writeTogether } from './write-together.ts';
 
@@ -44,26 +45,53 @@ export async function deliverMany(
     if (plan instanceof PermanentError) outcomes[index] = plan;
     else pending.push({ index, plan });
   });
-  // Events for the same record go in separate rounds, in order: a collection
-  // must not create the same Lead twice or update one record twice.
+  // Events for the same person go in separate rounds, in order: a collection must not
+  // create the same Lead twice or update one record twice, and a later event must find
+  // what an earlier one of its conversation created (what a round resolved is `learnt`).
+  const learnt: Record<string, string> = {};
   while (pending.length > 0) {
-    const keys = new Set<string>();
+    const strong = new Set<string>();
+    const weak = new Set<string>();
     const round: Item[] = [];
     const later: Item[] = [];
     for (const item of pending) {
-      if (keys.has(item.plan.key)) later.push(item);
+      const { keys } = item.plan;
+      if (
+        keys.strong.some((key) => strong.has(key) || weak.has(key)) ||
+        keys.weak.some((key) => strong.has(key))
+      )
+        later.push(item);
       else {
-        keys.add(item.plan.key);
+        for (const key of keys.strong) strong.add(key);
+        for (const key of keys.weak) weak.add(key);
         round.push(item);
       }
     }
+    if (Object.keys(learnt).length > 0 && settings.match.order.includes('known'))
+      for (const item of round) item.plan.known = knownRecords(item.plan.context, learnt);
     const client = await SalesforceClient.open(settings, auth, now);
     const deferred = await new Round(settings, client).run(round);
-    for (const item of round)
-      if (!deferred.includes(item)) outcomes[item.index] = item.error ?? deliveryResult(settings, item);
+    for (const item of round) {
+      if (deferred.includes(item)) continue;
+      if (item.error) {
+        outcomes[item.index] = item.error;
+        continue;
+      }
+      const result = deliveryResult(settings, item);
+      outcomes[item.index] = result;
+      if (result.identity) learn(learnt, item, result.identity.record);
+    }
     pending = [...deferred, ...later].sort((a, b) => a.index - b.index);
   }
   return outcomes;
+}
+
+/** What a delivered event resolved, for later rounds of the same batch (as the worker will record it). */
+function learn(learnt: Record<string, string>, item: Item, record: string): void {
+  const identifiers = item.identity?.identifiers ?? item.plan.context.identifiers ?? [];
+  for (const ref of item.identity?.replaces ?? [])
+    for (const [identifier, known] of Object.entries(learnt)) if (known === ref) learnt[identifier] = record;
+  for (const identifier of identifiers) learnt[identifier] = record;
 }
 
 class Round {
@@ -117,10 +145,7 @@ class Round {
         (item) => !item.error && item.target?.write === write && item.target.object === object,
       );
       if (group.length === 0) continue;
-      const records = group.map((item) => {
-        const target = item.target!;
-        return target.existed ? item.plan.updateFields(object) : item.plan.createFields(object);
-      });
+      const records = group.map((item) => fieldsFor(item.plan, item.target!));
       if (write === 'update') {
         // Nothing to change is not a reason for a call.
         const changes = group.filter((_, i) => Object.keys(records[i]!).length > 0);
@@ -141,7 +166,7 @@ class Round {
         object,
         group.map((item, i) => {
           const record: SfRecord = { ...records[i] };
-          if (field) record[field] = item.plan.match.value;
+          if (field && item.plan.match) record[field] = item.plan.match.value;
           return { item, record };
         }),
         (item, saved) => {
@@ -216,7 +241,7 @@ class Round {
           object !== 'Task' &&
           outcome?.errors?.some((e) => (e.errorCode ?? e.statusCode) === 'DUPLICATE_EXTERNAL_ID')
         )
-          entry.item.error = ambiguousExternalId(entry.item.plan.match, outcome.errors);
+          entry.item.error = ambiguousExternalId(entry.item.plan.match!, outcome.errors);
         else entry.item.error = recordErrors(nameOf(entry), outcome?.errors ?? []);
       });
     }

@@ -37,7 +37,10 @@ const RETRYABLE_CODES = new Set([
   'SERVER_UNAVAILABLE',
   'UNKNOWN_EXCEPTION',
   'QUERY_TIMEOUT',
+  // The record was deleted, or the Lead converted, after the look-up read it: the next
+  // attempt's look-up sees that and finds the Contact, or another record (resolve-record.ts).
   'ENTITY_IS_DELETED',
+  'CANNOT_UPDATE_CONVERTED_LEAD',
   'ALL_OR_NONE_OPERATION_ROLLED_BACK',
 ]);
 

@@ -9,14 +9,16 @@ import {
   subrequestUrl,
 } from './composite.ts';
 import type { Item } from './item.ts';
-import { ambiguous, dedupe, type Found, matches, sameId } from './matching.ts';
+import { sameId } from './matching.ts';
 import { lookupObjects, lookupSoql, lookupWhere, queryUrl, taskLookupSoql } from './plan.ts';
-import type { RecordObject, SalesforceSettings } from './settings.ts';
+import { type LookedUp, resolveRecord } from './resolve-record.ts';
+import { RECORD_OBJECTS, type RecordObject, type SalesforceSettings } from './settings.ts';
 import { chunkForSoql, soqlString } from './soql.ts';
 
 /*
- * The reads of a delivery round: which record each event lands on (by
- * email, phone or external ID, following converted Leads to their Contact),
+ * The reads of a delivery round: which record each event lands on (the
+ * record it is known by, or by email, phone or external ID, following
+ * converted Leads to their Contact; resolve-record.ts decides),
  * and, on a retry, whether an earlier attempt already made the event's Task.
  * Several look-ups travel in one /composite call (up to 5 queries, ONE API
  * request); a lone query goes as a plain GET, which costs the same.
@@ -36,65 +38,71 @@ interface Lookup {
 }
 
 /**
- * Sets `target` (or `error`) on each item: the one record its match key
- * finds, or a record to create; several records are an ambiguous match,
- * never a guess.
+ * Sets `target` (or `error`) on each item: the record it is known by, or
+ * the one its email, phone or external ID finds (in `match.order`), or a
+ * record to create; several records for one key are an ambiguous match,
+ * never a guess. The known records are read by Id in the same queries
+ * (`Id IN (…) OR Email IN (…) OR Phone IN (…)`), so knowing them costs no call.
  *
  * @example
- * await findRecords(settings, client, items); // items[0].target → { object: 'Lead', id: '00Q…', write: 'update', existed: true }
+ * await findRecords(settings, client, items); // items[0].target → { object: 'Lead', id: '00Q…', write: 'update', existed: true, foundBy: 'known' }
  */
 export async function findRecords(
   settings: SalesforceSettings,
   client: SalesforceClient,
   items: Item[],
 ): Promise<void> {
-  const object = settings.object;
-  const byExternalId = settings.match.by === 'external_id';
-  const extraField = byExternalId ? settings.match.external_id_field : undefined;
-  const chunks = chunkForSoql(items, (item) => encodeURIComponent(soqlString(item.plan.match.value)).length);
-  const found = new Map<Item, Found[]>(items.map((item) => [item, []]));
+  const extraField = settings.match.by === 'external_id' ? settings.match.external_id_field : undefined;
+  const chunks = chunkForSoql(items, (item) =>
+    [...item.plan.lookFor.map((key) => key.value), ...item.plan.known.map((known) => known.id)].reduce(
+      (total, value) => total + encodeURIComponent(soqlString(value)).length + 4,
+      0,
+    ),
+  );
   const lookups: (Lookup & { on: RecordObject })[] = chunks.flatMap((chunk) =>
-    lookupObjects(settings).map((on) => ({
-      on,
-      soql: lookupSoql(on, lookupWhere(chunk.map((item) => item.plan.match)), extraField),
-      reads: `existing ${on}s`,
-      items: chunk,
-    })),
+    queriedObjects(settings, chunk).flatMap((on) => {
+      const keys = lookupObjects(settings).includes(on) ? chunk.flatMap((item) => item.plan.lookFor) : [];
+      const ids = chunk.flatMap((item) =>
+        item.plan.known.filter((known) => known.object === on).map((known) => known.id),
+      );
+      const where = lookupWhere(keys, ids);
+      if (!where) return [];
+      return [
+        {
+          on,
+          soql: lookupSoql(on, where, on === settings.object ? extraField : undefined),
+          reads: `existing ${on}s`,
+          items: chunk,
+        },
+      ];
+    }),
   );
   const answers = await runQueries(settings, client, lookups);
+  const seen = new Map<Item, LookedUp[]>(items.map((item) => [item, []]));
   lookups.forEach((lookup, index) => {
     const answer = answers[index]!;
     for (const item of lookup.items) {
       if (item.error) continue;
-      if (!Array.isArray(answer)) {
-        item.error = answer;
-        continue;
-      }
-      for (const record of answer.filter((r) => matches(r, item.plan.match))) {
-        if (record.IsConverted === true) {
-          if (record.ConvertedContactId)
-            found
-              .get(item)!
-              .push({ object: 'Contact', id: record.ConvertedContactId, convertedFrom: record.Id });
-        } else found.get(item)!.push({ object: lookup.on, id: record.Id! });
-      }
+      if (!Array.isArray(answer)) item.error = answer;
+      else seen.get(item)!.push(...answer.map((record) => ({ object: lookup.on, record })));
     }
   });
-  for (const [item, candidates] of found) {
+  for (const [item, answered] of seen) {
     if (item.error) continue;
-    const distinct = dedupe(candidates);
-    if (distinct.length > 1) item.error = ambiguous(item.plan.match, distinct);
-    else if (distinct.length === 1) {
-      const only = distinct[0]!;
-      item.target = {
-        object: only.object,
-        id: only.id,
-        existed: true,
-        convertedFrom: only.convertedFrom,
-        write: byExternalId && only.object === object && !only.convertedFrom ? 'upsert' : 'update',
-      };
-    } else item.target = { object, existed: false, write: byExternalId ? 'upsert' : 'create' };
+    const { target, error, ...identity } = resolveRecord(settings, item.plan, answered);
+    item.identity = identity;
+    if (error) item.error = error;
+    else item.target = target!;
   }
+}
+
+/** The objects a group's look-up asks: Lead and/or Contact for the keys, and whichever its known records are. */
+function queriedObjects(settings: SalesforceSettings, chunk: Item[]): RecordObject[] {
+  const objects = new Set<RecordObject>();
+  if (chunk.some((item) => item.plan.lookFor.length > 0))
+    for (const object of lookupObjects(settings)) objects.add(object);
+  for (const item of chunk) for (const known of item.plan.known) objects.add(known.object);
+  return RECORD_OBJECTS.filter((object) => objects.has(object));
 }
 
 /**

@@ -21,6 +21,9 @@ export const salesforceConnector = defineConnectorType({
       name,
       type: 'salesforce',
       limits: limitsFrom(settings, settings.batch_size),
+      // The identity map (docs/identity.md): each delivery gets the records its person's
+      // identifiers resolved to before, and its result names the record they resolve to now.
+      remembers: true,
       preview: (context) => previewRequests(settings, auth, context),
       async deliver(context) {
         const [outcome] = await deliverMany(settings, auth, environment.now, [context]);

@@ -15,6 +15,8 @@ export interface Found {
   object: RecordObject;
   id: string;
   convertedFrom?: string | undefined;
+  /** The record's Email as the look-up read it (a converted Lead's, for its Contact). */
+  email?: string | undefined;
 }
 
 /** Whether a record found by a look-up is the one this match key asked for. */
@@ -31,7 +33,11 @@ export function dedupe(candidates: Found[]): Found[] {
   for (const candidate of candidates) {
     const key = candidate.id.slice(0, 15);
     const earlier = byId.get(key);
-    byId.set(key, { ...candidate, convertedFrom: earlier?.convertedFrom ?? candidate.convertedFrom });
+    byId.set(key, {
+      ...candidate,
+      convertedFrom: earlier?.convertedFrom ?? candidate.convertedFrom,
+      email: earlier?.email ?? candidate.email,
+    });
   }
   return [...byId.values()];
 }

@@ -2,6 +2,7 @@ import { unreadablePhoneHint } from '../../src/mapping/phone.ts';
 import { renderFields } from '../../src/mapping/template.ts';
 import { PermanentError } from '../errors.ts';
 import type { DeliveryContext } from '../types.ts';
+import { type KnownRecord, knownRecords } from './known-records.ts';
 import { DESCRIPTION_LIMIT, type RecordObject, type SalesforceSettings, SUBJECT_LIMIT } from './settings.ts';
 import { soqlEndsWith, soqlIn } from './soql.ts';
 
@@ -14,9 +15,22 @@ export type MatchKey =
 /** One event, rendered: what to look for, what to write, which Task to record. */
 export interface EventPlan {
   context: DeliveryContext;
-  match: MatchKey;
-  /** Two events with the same key are never written in one call. */
-  key: string;
+  /** What the look-up asks Salesforce for, in `match.order`: email and phone, or the external ID. */
+  lookFor: MatchKey[];
+  /**
+   * The first of them: the upsert's key and the one messages name. Undefined when
+   * the event has none and only a record it is known by can take it.
+   */
+  match: MatchKey | undefined;
+  /** The event's email as the look-up uses it (a record found otherwise keeps a different one). */
+  email: string | undefined;
+  /**
+   * Two events sharing a strong key are never written in one round (same person);
+   * a weak key (a phone beside an email) only keeps apart from an event whose strong key it is.
+   */
+  keys: { strong: string[]; weak: string[] };
+  /** The records this connector resolved the event's identifiers to before, most specific first. */
+  known: KnownRecord[];
   /** Fields written to an existing record of this object. */
   updateFields(object: RecordObject): Record<string, string>;
   /** Fields of a new record: the update fields, LeadSource, and placeholders for empty required fields. */
@@ -38,41 +52,44 @@ export function taskMarker(eventId: string): string {
 
 /**
  * Renders one event for this connector, or a PermanentError when there is
- * nothing to match on.
+ * nothing to match on (no email or phone to look up, and no record the
+ * event is known by).
+ *
+ * @example
+ * planEvent(settings, context).lookFor // [{ by: 'email', value: 'dana@acme.example' }, { by: 'phone', value: '+14155550142' }]
  */
 export function planEvent(
   settings: SalesforceSettings,
   context: DeliveryContext,
 ): EventPlan | PermanentError {
   const event = context.event;
-  let match: MatchKey;
+  const order = settings.match.order;
+  const known = order.includes('known') ? knownRecords(context) : [];
+  const lookFor: MatchKey[] = [];
+  let email: string | undefined;
   if (settings.match.by === 'external_id') {
     const value = settings.match.external_id.render(event);
-    if (!value)
-      return new PermanentError(
-        `nothing to match on: match.external_id ("${settings.match.external_id.source}") is empty for this event`,
-      );
     // The value becomes a path segment (PATCH …/sobjects/Lead/Field__c/VALUE): "." and ".."
     // survive URL encoding and would address another resource.
-    if (/^\.+$/.test(value))
+    if (value && /^\.+$/.test(value))
       return new PermanentError(
         `match.external_id rendered "${value}" for this event, which cannot be a Salesforce external ID (it would change the request's path)`,
       );
-    match = { by: 'external_id', field: settings.match.external_id_field!, value };
-  } else {
-    const email = settings.match.email.render(event);
-    const phone = email ? undefined : settings.match.phone.render(event);
-    if (email) match = { by: 'email', value: email };
-    else if (phone) match = { by: 'phone', value: phone };
-    else {
-      const written = (event.contact as { phone?: unknown } | undefined)?.phone;
+    if (value) lookFor.push({ by: 'external_id', field: settings.match.external_id_field!, value });
+    else if (known.length === 0)
       return new PermanentError(
-        typeof written === 'string' && written.trim()
-          ? `nothing to match on: the event has no email, and its phone "${written}" cannot be read as an international number: ${unreadablePhoneHint()}`
-          : 'nothing to match on: the event has neither an email nor a phone number',
+        `nothing to match on: match.external_id ("${settings.match.external_id.source}") is empty for this event`,
       );
+  } else {
+    email = settings.match.email.render(event) || undefined;
+    const phone = settings.match.phone.render(event) || undefined;
+    for (const step of order) {
+      if (step === 'email' && email) lookFor.push({ by: 'email', value: email });
+      if (step === 'phone' && phone) lookFor.push({ by: 'phone', value: phone });
     }
+    if (lookFor.length === 0 && known.length === 0) return nothingToMatchOn(settings, event);
   }
+  const match = lookFor[0];
   const memo = new Map<RecordObject, Record<string, string>>();
   const updateFields = (object: RecordObject) => {
     let fields = memo.get(object);
@@ -84,7 +101,7 @@ export function planEvent(
   };
   const createFields = (object: RecordObject) => {
     const fields = updateFields(object);
-    if (match.by === 'external_id') fields[match.field] ??= match.value;
+    if (match?.by === 'external_id') fields[match.field] ??= match.value;
     const source = settings.lead_source.render(event);
     if (source && fields.LeadSource === undefined) fields.LeadSource = source;
     fields.LastName ??= settings.placeholders.LastName;
@@ -93,12 +110,67 @@ export function planEvent(
   };
   return {
     context,
+    lookFor,
     match,
-    key: match.by === 'external_id' ? `ext:${match.value}` : `${match.by}:${match.value.toLowerCase()}`,
+    email,
+    keys: roundKeys(lookFor, context.identifiers ?? []),
+    known,
     updateFields,
     createFields,
     task: settings.task.enabled ? planTask(settings, context) : undefined,
   };
+}
+
+/** Why an event without email or phone (and known by no record) cannot be delivered. */
+function nothingToMatchOn(settings: SalesforceSettings, event: Readonly<Record<string, unknown>>) {
+  const order = settings.match.order;
+  const written = (event.contact as { phone?: unknown } | undefined)?.phone;
+  const unreadable = typeof written === 'string' && written.trim() !== '';
+  if (order.includes('email') && order.includes('phone'))
+    return new PermanentError(
+      unreadable
+        ? `nothing to match on: the event has no email, and its phone "${written}" cannot be read as an international number: ${unreadablePhoneHint()}`
+        : 'nothing to match on: the event has neither an email nor a phone number',
+    );
+  const looks = order.filter((step) => step !== 'known');
+  return new PermanentError(
+    `nothing to match on: match.order is [${order.join(', ')}], and the event has no ${
+      looks.length > 0 ? looks.join(' or ') : 'identifier'
+    } ${looks.length > 0 ? 'to look up' : 'that resolved to a record before'}`,
+  );
+}
+
+/** An email, an external ID, a phone alone, a conversation or visitor id: one person. A phone beside an email: maybe. */
+function roundKeys(lookFor: MatchKey[], identifiers: readonly string[]): EventPlan['keys'] {
+  const strong: string[] = [];
+  const weak: string[] = [];
+  for (const [index, key] of lookFor.entries()) {
+    const text = key.by === 'external_id' ? `ext:${key.value}` : `${key.by}:${key.value.toLowerCase()}`;
+    if (key.by === 'phone' && lookFor.some((other, i) => i !== index && other.by !== 'phone'))
+      weak.push(text);
+    else strong.push(text);
+  }
+  for (const identifier of identifiers)
+    if (identifier.startsWith('conversation:') || identifier.startsWith('visitor:')) strong.push(identifier);
+  return { strong, weak };
+}
+
+/**
+ * The fields written to the record an event landed on: the create fields for
+ * a new one; else the update fields, without Email when the record keeps an
+ * email of its own (README.md, "Finding the record").
+ *
+ * @example
+ * fieldsFor(plan, { object: 'Lead', existed: true, keepEmail: true }) // { FirstName: 'Dana', Phone: '+1…' }
+ */
+export function fieldsFor(
+  plan: EventPlan,
+  target: { object: RecordObject; existed: boolean; keepEmail?: boolean | undefined },
+): Record<string, string> {
+  if (!target.existed) return plan.createFields(target.object);
+  const fields = plan.updateFields(target.object);
+  if (target.keepEmail) delete fields.Email;
+  return fields;
 }
 
 function planTask(settings: SalesforceSettings, context: DeliveryContext): TaskPlan {
@@ -151,16 +223,23 @@ export function lookupSoql(object: RecordObject, where: string, extraField?: str
   return `SELECT ${fields.join(', ')} FROM ${object} WHERE ${where}`;
 }
 
-/** `Email IN (…) OR Phone IN (…)` for a group of email/phone keys, or `Field IN (…)` for external IDs. */
-export function lookupWhere(keys: MatchKey[]): string {
+/**
+ * `Id IN (…) OR Email IN (…) OR Phone IN (…)` for a group of keys and known
+ * record ids, or `Field IN (…)` for external IDs; undefined when there is nothing to ask.
+ *
+ * @example
+ * lookupWhere([{ by: 'email', value: 'a@x.example' }], ['00Q5g…']) // "Id = '00Q5g…' OR Email = 'a@x.example'"
+ */
+export function lookupWhere(keys: MatchKey[], ids: readonly string[] = []): string | undefined {
   const emails = unique(keys.filter((k) => k.by === 'email').map((k) => k.value));
   const phones = unique(keys.filter((k) => k.by === 'phone').map((k) => k.value));
   const external = keys.filter((k) => k.by === 'external_id');
-  if (external.length > 0) return soqlIn(external[0]!.field, unique(external.map((k) => k.value)));
   const parts: string[] = [];
+  if (ids.length > 0) parts.push(soqlIn('Id', unique([...ids])));
+  if (external.length > 0) parts.push(soqlIn(external[0]!.field, unique(external.map((k) => k.value))));
   if (emails.length > 0) parts.push(soqlIn('Email', emails));
   if (phones.length > 0) parts.push(soqlIn('Phone', phones));
-  return parts.join(' OR ');
+  return parts.length > 0 ? parts.join(' OR ') : undefined;
 }
 
 /** Tasks of earlier attempts: on these records, with these events' markers. */
@@ -196,14 +275,19 @@ export interface WriteRequest {
  */
 export function recordWrite(
   plan: EventPlan,
-  target: { write: 'create' | 'update' | 'upsert'; object: RecordObject; existed: boolean },
+  target: {
+    write: 'create' | 'update' | 'upsert';
+    object: RecordObject;
+    existed: boolean;
+    keepEmail?: boolean | undefined;
+  },
   id: string | undefined,
 ): WriteRequest | undefined {
   const { write, object } = target;
   if (write === 'create')
     return { method: 'POST', path: `/sobjects/${object}`, body: plan.createFields(object) };
   if (write === 'update') {
-    const body = plan.updateFields(object);
+    const body = fieldsFor(plan, target);
     return Object.keys(body).length > 0
       ? { method: 'PATCH', path: `/sobjects/${object}/${id}`, body }
       : undefined;

@@ -15,7 +15,7 @@ import {
   taskWrite,
   type WriteRequest,
 } from './plan.ts';
-import type { RecordObject, SalesforceSettings } from './settings.ts';
+import { RECORD_OBJECTS, type RecordObject, type SalesforceSettings } from './settings.ts';
 import { soqlString } from './soql.ts';
 
 /** One way the event may land, known only from the look-ups' answers. */
@@ -87,14 +87,31 @@ const JSON_HEADERS = { ...HEADERS, 'content-type': 'application/json' };
 
 /** The record look-ups: one query, or Lead and Contact together in one composite call. */
 function lookups(settings: SalesforceSettings, plan: EventPlan): PlannedRequest {
-  const match = plan.match;
-  const extra = match.by === 'external_id' ? match.field : undefined;
-  const objects = lookupObjects(settings);
-  const soqlOf = (on: RecordObject) => lookupSoql(on, lookupWhere([match]), extra);
-  const what =
-    match.by === 'external_id'
-      ? `with ${match.field} = ${soqlString(match.value)}`
-      : `with this ${match.by === 'email' ? 'email' : 'phone number'}`;
+  const external = plan.match?.by === 'external_id' ? plan.match : undefined;
+  const objects = RECORD_OBJECTS.filter(
+    (on) =>
+      (plan.lookFor.length > 0 && lookupObjects(settings).includes(on)) ||
+      plan.known.some((known) => known.object === on),
+  );
+  const soqlOf = (on: RecordObject) =>
+    lookupSoql(
+      on,
+      lookupWhere(
+        lookupObjects(settings).includes(on) ? plan.lookFor : [],
+        plan.known.filter((known) => known.object === on).map((known) => known.id),
+      )!,
+      on === settings.object ? external?.field : undefined,
+    );
+  const asked = plan.lookFor.map((key) =>
+    key.by === 'external_id'
+      ? `with ${key.field} = ${soqlString(key.value)}`
+      : `with this ${key.by === 'email' ? 'email' : 'phone number'}`,
+  );
+  if (plan.known.length > 0)
+    asked.unshift(
+      `${plan.known.map((known) => `${known.object} ${known.id}`).join(', ')} (known from earlier deliveries to this person) by Id`,
+    );
+  const what = asked.join(', and those ');
   if (objects.length === 1)
     return {
       method: 'GET',
@@ -122,7 +139,19 @@ function lookups(settings: SalesforceSettings, plan: EventPlan): PlannedRequest 
 function outcomes(settings: SalesforceSettings, plan: EventPlan): Outcome[] {
   const object = settings.object;
   const list: Outcome[] = [];
-  if (plan.match.by === 'external_id') {
+  for (const known of plan.known)
+    list.push({
+      write: 'update',
+      object: known.object,
+      existed: true,
+      id: known.id,
+      note: `instead, when ${known.object} ${known.id} is still there${
+        known.object === 'Lead' ? ' and open (converted: its Contact)' : ''
+      } and the email names no other record`,
+    });
+  // Without an email, phone or external ID only a known record can take the event.
+  if (plan.lookFor.length === 0) return list;
+  if (plan.match?.by === 'external_id') {
     const field = plan.match.field;
     list.push(
       {

@@ -7,6 +7,10 @@ import { commonSettings } from '../common-settings.ts';
 export const RECORD_OBJECTS = ['Lead', 'Contact'] as const;
 export type RecordObject = (typeof RECORD_OBJECTS)[number];
 
+/** The ways a record is found, in the default order (`match.order`; README.md, "Finding the record"). */
+export const MATCH_STEPS = ['known', 'email', 'phone'] as const;
+export type MatchStep = (typeof MATCH_STEPS)[number];
+
 /** Task.Description is a long text area of 32,000 characters. */
 export const DESCRIPTION_LIMIT = 32_000;
 /** Task.Subject is 255 characters. */
@@ -112,6 +116,17 @@ export const salesforceSettings = z
           .optional()
           .meta({ description: 'External ID field for match.by external_id' }),
         external_id: templateField().prefault('{{ contact.email | lower }}'),
+        order: z
+          .array(z.enum(MATCH_STEPS))
+          .min(1)
+          .default([...MATCH_STEPS])
+          .refine((steps) => new Set(steps).size === steps.length, {
+            message: 'lists a step twice; each of known, email, phone at most once',
+          })
+          .meta({
+            description:
+              "How the record is found, first step that finds one wins, else a record is created: known (the record this connector resolved one of the event's conversation, visitor, email or phone to before), email, phone. With by: external_id only known counts, then the upsert",
+          }),
       })
       .prefault({}),
     fields: z

@@ -103,7 +103,7 @@ function failure(item: Item, record: SubrequestResult, task: SubrequestResult): 
   const target = item.target!;
   if (!succeeded(record) && !onlyHalted(record)) {
     const match = item.plan.match;
-    if (match.by === 'external_id' && target.write === 'upsert') {
+    if (match?.by === 'external_id' && target.write === 'upsert') {
       // 300 Multiple Choices: the external ID value is on several records.
       if (record.httpStatusCode === 300)
         return ambiguousUrls(target.object, match.field, match.value, record.body);
@@ -111,6 +111,8 @@ function failure(item: Item, record: SubrequestResult, task: SubrequestResult): 
       if (errors.some((error) => codeOf(error) === 'DUPLICATE_EXTERNAL_ID'))
         return ambiguousExternalId(match, errors);
     }
+    if (target.existed && errorsOf(record).some((error) => codeOf(error) === 'CANNOT_UPDATE_CONVERTED_LEAD'))
+      return convertedMeanwhile(item, record);
     return subrequestError(whatOf(item), record);
   }
   if (!succeeded(task) && !onlyHalted(task)) {
@@ -127,6 +129,20 @@ function failure(item: Item, record: SubrequestResult, task: SubrequestResult): 
     ]
       .map(describeError)
       .join('; ')}`,
+    { statusCode: record.httpStatusCode },
+  );
+}
+
+/**
+ * The Lead was open when the look-up read it and converted before the write:
+ * the next attempt's look-up follows it to its Contact, so this is a retry,
+ * not a dead delivery. (A record deleted in between answers ENTITY_IS_DELETED,
+ * retried anyway: the next look-up finds it gone and finds or creates another.)
+ */
+function convertedMeanwhile(item: Item, record: SubrequestResult): DeliveryError {
+  const error = subrequestError(whatOf(item), record);
+  return new RetryableError(
+    `${error.message} (converted in Salesforce after this attempt looked it up: the next attempt follows it to its Contact)`,
     { statusCode: record.httpStatusCode },
   );
 }

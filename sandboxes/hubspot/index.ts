@@ -12,6 +12,7 @@ import {
   serverErrorBody,
   tenSecondlyBody,
 } from './answers.ts';
+import { batchUpdate } from './batch-update.ts';
 import { PortalState, ValidationFailure } from './state.ts';
 
 export interface HubSpotSandboxOptions {
@@ -300,7 +301,21 @@ export class HubSpotSandbox {
       }
       return batchAnswer(results, missing.length ? [notFoundError(missing)] : [], 200);
     }
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/update')
+      return batchUpdate(state, inputs);
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/merge') {
+      // developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
+      const merged = state.mergeContacts(String(body.primaryObjectId), String(body.objectIdToMerge));
+      return { status: 200, body: contactJson(merged) };
+    }
     const contactMatch = /^\/crm\/v3\/objects\/contacts\/([^/]+)$/.exec(path);
+    if (contactMatch && method === 'DELETE') {
+      // Archive: 204 without a body, as HubSpot answers.
+      const contact = state.contactBy(decodeURIComponent(contactMatch[1]!), undefined);
+      if (!contact) return { status: 404, body: hubspotError('OBJECT_NOT_FOUND', 'resource not found') };
+      state.archiveContact(contact.id);
+      return { status: 204 };
+    }
     if (contactMatch && (method === 'GET' || method === 'PATCH')) {
       const contact = state.contactBy(
         decodeURIComponent(contactMatch[1]!),

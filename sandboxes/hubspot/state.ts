@@ -69,6 +69,10 @@ export class PortalState {
   // Indexes, so that a portal of tens of thousands of records answers as fast as HubSpot would.
   private readonly idByEmail = new Map<string, string>();
   private readonly notesByContact = new Map<string, HubSpotNote[]>();
+  /** Deleted contacts (HubSpot archives them). */
+  readonly archived = new Map<string, HubSpotRecord>();
+  /** An id merged away → the record the merge made. */
+  private readonly mergedInto = new Map<string, string>();
 
   constructor(readonly portalId: number) {}
 
@@ -82,9 +86,81 @@ export class PortalState {
     return id === undefined ? undefined : this.contacts.get(id);
   }
 
+  /**
+   * The live contact an id names: itself, or — for an id merged away — the record the
+   * merge produced ("fetching any records using the original IDs will return the new
+   * merged record with the new ID": developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies).
+   * A deleted (archived) contact is not found.
+   */
   contactBy(id: string, idProperty: string | undefined): HubSpotRecord | undefined {
     if (idProperty === 'email') return this.findByEmail(id);
-    return this.contacts.get(id);
+    let current = id;
+    for (let hops = 0; hops < 100 && this.mergedInto.has(current); hops++)
+      current = this.mergedInto.get(current)!;
+    return this.contacts.get(current);
+  }
+
+  /** Deletes a contact as HubSpot's DELETE does: archived, no longer read, searched or upserted by email. */
+  archiveContact(id: string): boolean {
+    const contact = this.contacts.get(id);
+    if (!contact) return false;
+    this.contacts.delete(id);
+    if (contact.properties.email && this.idByEmail.get(contact.properties.email) === id)
+      this.idByEmail.delete(contact.properties.email);
+    this.archived.set(id, contact);
+    return true;
+  }
+
+  /**
+   * HubSpot's merge of two contacts, as its changelog (above) describes it: a new
+   * record with a new id holds both; the primary's values win, the other's fill the gaps;
+   * both originals are archived and their ids answer with the new record;
+   * `hs_merged_object_ids` lists them; notes move to the new record. The merged-away
+   * email is kept in `hs_additional_emails`, which this sandbox does not match on.
+   */
+  mergeContacts(primaryId: string, toMergeId: string): HubSpotRecord {
+    const primary = this.contactBy(primaryId, undefined);
+    const other = this.contactBy(toMergeId, undefined);
+    if (!primary || !other) {
+      const missing = primary ? toMergeId : primaryId;
+      throw new ValidationFailure(`Object with id ${missing} not found`, [
+        { message: `Object with id ${missing} not found`, code: 'OBJECT_NOT_FOUND' },
+      ]);
+    }
+    if (primary.id === other.id)
+      throw new ValidationFailure('Cannot merge an object with itself', [
+        { message: 'Cannot merge an object with itself', code: 'INVALID_MERGE' },
+      ]);
+    const merged: Record<string, string> = { ...other.properties };
+    for (const [name, value] of Object.entries(primary.properties)) if (value !== '') merged[name] = value;
+    const emails = [primary.properties.email, other.properties.email].filter((email) => email);
+    const ids = [primary, other].flatMap((c) => [
+      c.id,
+      ...(c.properties.hs_merged_object_ids?.split(';') ?? []),
+    ]);
+    for (const name of ['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_merged_object_ids'])
+      delete merged[name];
+    this.archiveContact(primary.id);
+    this.archiveContact(other.id);
+    const contact = this.createContact({});
+    Object.assign(contact.properties, merged, {
+      hs_object_id: contact.id,
+      hs_merged_object_ids: [...new Set(ids.filter((id) => id))].join(';'),
+      ...(emails[0] ? { email: emails[0] } : {}),
+      ...(emails[1] && emails[1] !== emails[0] ? { hs_additional_emails: emails[1] } : {}),
+    });
+    if (emails[0]) this.idByEmail.set(emails[0], contact.id);
+    this.mergedInto.set(primary.id, contact.id);
+    this.mergedInto.set(other.id, contact.id);
+    const notes = [...this.notesOf(primary.id), ...this.notesOf(other.id)];
+    for (const note of notes)
+      note.contactIds = [
+        ...new Set(note.contactIds.map((id) => (id === primary.id || id === other.id ? contact.id : id))),
+      ];
+    this.notesByContact.delete(primary.id);
+    this.notesByContact.delete(other.id);
+    this.notesByContact.set(contact.id, notes);
+    return contact;
   }
 
   createContact(properties: Record<string, unknown>): HubSpotRecord {

@@ -55,16 +55,21 @@ export function collection(
       const full = id ? org.fullId(object, id) : undefined;
       result = full
         ? rules.save(object, fields, full, 'duplicateResult')
-        : {
-            ok: false,
-            errors: [
-              {
-                errorCode: 'MALFORMED_ID',
-                message: `${object} ID: id value of incorrect type: ${id}`,
-                fields: ['Id'],
-              },
-            ],
-          };
+        : id && org.isDeleted(id)
+          ? {
+              ok: false,
+              errors: [{ errorCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }],
+            }
+          : {
+              ok: false,
+              errors: [
+                {
+                  errorCode: 'MALFORMED_ID',
+                  message: `${object} ID: id value of incorrect type: ${id}`,
+                  fields: ['Id'],
+                },
+              ],
+            };
     } else {
       const value = fields[field!];
       const matches =

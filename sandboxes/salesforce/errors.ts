@@ -27,3 +27,17 @@ export function notFound(): Answer {
     body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
   };
 }
+
+/**
+ * A request that names a record in the Recycle Bin. Salesforce answers a
+ * PATCH of a deleted record `404 [{"message":"entity is deleted","errorCode":
+ * "ENTITY_IS_DELETED","fields":[]}]` (as captured in
+ * https://salesforce.stackexchange.com/questions/117370); GET and DELETE
+ * answer the same here. An id that never existed (or was purged) is NOT_FOUND.
+ */
+export function entityIsDeleted(): Answer {
+  return {
+    status: 404,
+    body: [{ errorCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }],
+  };
+}

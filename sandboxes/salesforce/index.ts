@@ -195,6 +195,12 @@ export class SalesforceSandbox {
     return this.org.convertLead(leadId);
   }
 
+  /** Deletes a record as a user would: into the Recycle Bin with its Tasks (records.ts, `delete`). */
+  deleteRecord(id: string): void {
+    const found = this.org.find(id);
+    if (!found || !this.org.delete(found.object, id)) throw new Error(`no record ${id} to delete`);
+  }
+
   /** A Lead that was converted: both ids. */
   seedConvertedLead(fields: Record<string, unknown>): {
     leadId: string;

@@ -7,9 +7,21 @@ export interface SandboxRecord {
   [field: string]: unknown;
 }
 
+/** The org's records at one moment, for an allOrNone rollback. */
+export interface OrgSnapshot {
+  live: Map<string, Map<string, SandboxRecord>>;
+  bin: Map<string, SandboxRecord & { object: string }>;
+}
+
 export class SandboxOrg {
   readonly schema = standardSchema();
   private readonly store = new Map<string, Map<string, SandboxRecord>>();
+  /**
+   * The Recycle Bin: deleted records, by id. Salesforce keeps them 15 days,
+   * left out of queries (only queryAll sees them) and answering
+   * ENTITY_IS_DELETED to anything that names them (see `deleted`).
+   */
+  private bin = new Map<string, SandboxRecord & { object: string }>();
   private counter = 0;
 
   constructor(options: {
@@ -66,6 +78,28 @@ export class SandboxOrg {
     });
     for (const task of this.table('Task').values()) if (task.WhoId === leadId) task.WhoId = contactId;
     return { leadId, contactId, accountId };
+  }
+
+  /**
+   * Deletes a record as a user or `DELETE /sobjects/Type/Id` does: into the
+   * Recycle Bin, with the Tasks that name it (WhoId), as Salesforce deletes a
+   * Lead's or Contact's activities with it. False when there is no such live record.
+   */
+  delete(object: string, id: string): boolean {
+    const full = this.fullId(object, id);
+    if (!full) return false;
+    const record = this.table(object).get(full)!;
+    this.table(object).delete(full);
+    this.bin.set(full, { ...record, IsDeleted: true, object });
+    for (const task of [...this.table('Task').values()])
+      if (typeof task.WhoId === 'string' && task.WhoId.slice(0, 15) === full.slice(0, 15))
+        this.delete('Task', task.Id);
+    return true;
+  }
+
+  /** Whether this id (15 or 18 characters) is a record in the Recycle Bin. */
+  isDeleted(id: string): boolean {
+    return [...this.bin.keys()].some((full) => full.slice(0, 15) === id.slice(0, 15));
   }
 
   /* ---------------- saving ---------------- */
@@ -198,18 +232,22 @@ export class SandboxOrg {
     return id15 + checksum(id15);
   }
 
-  snapshot(): Map<string, Map<string, SandboxRecord>> {
-    return new Map(
-      [...this.store].map(([object, table]) => [
-        object,
-        new Map([...table].map(([id, r]) => [id, structuredClone(r)])),
-      ]),
-    );
+  snapshot(): OrgSnapshot {
+    return {
+      live: new Map(
+        [...this.store].map(([object, table]) => [
+          object,
+          new Map([...table].map(([id, r]) => [id, structuredClone(r)])),
+        ]),
+      ),
+      bin: new Map([...this.bin].map(([id, r]) => [id, structuredClone(r)])),
+    };
   }
 
-  restore(snapshot: Map<string, Map<string, SandboxRecord>>): void {
+  restore(snapshot: OrgSnapshot): void {
     this.store.clear();
-    for (const [object, table] of snapshot) this.store.set(object, table);
+    for (const [object, table] of snapshot.live) this.store.set(object, table);
+    this.bin = snapshot.bin;
   }
 }
 

@@ -112,7 +112,9 @@ export class SandboxRules {
         });
       else if (def.type === 'reference' && name !== 'OwnerId') {
         const target = this.org.find(text);
-        if (!target || !(def.to ?? []).includes(target.object))
+        if (!target && this.org.isDeleted(text))
+          errors.push({ errorCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [name] });
+        else if (!target || !(def.to ?? []).includes(target.object))
           errors.push(
             /^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(text) &&
               target === undefined &&

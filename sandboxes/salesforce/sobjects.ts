@@ -1,10 +1,10 @@
-import { type Answer, notFound } from './errors.ts';
+import { type Answer, entityIsDeleted, notFound } from './errors.ts';
 import { type SandboxOrg, sameText } from './records.ts';
 import type { SandboxRules } from './rules.ts';
 
 export function retrieve(org: SandboxOrg, object: string, id: string, version: number): Answer {
   const record = org.table(object).get(org.fullId(object, id) ?? '');
-  if (!record) return notFound();
+  if (!record) return org.isDeleted(id) ? entityIsDeleted() : notFound();
   return {
     status: 200,
     body: { attributes: { type: object, url: org.recordUrl(object, record.Id, version) }, ...record },
@@ -12,10 +12,8 @@ export function retrieve(org: SandboxOrg, object: string, id: string, version: n
 }
 
 export function remove(org: SandboxOrg, object: string, id: string): Answer {
-  const full = org.fullId(object, id);
-  if (!full) return notFound();
-  org.table(object).delete(full);
-  return { status: 204 };
+  if (org.delete(object, id)) return { status: 204 };
+  return org.isDeleted(id) ? entityIsDeleted() : notFound();
 }
 
 export function createOne(org: SandboxOrg, rules: SandboxRules, object: string, body: unknown): Answer {
@@ -33,7 +31,7 @@ export function updateOne(
   body: unknown,
 ): Answer {
   const full = org.fullId(object, id);
-  if (!full) return notFound();
+  if (!full) return org.isDeleted(id) ? entityIsDeleted() : notFound();
   const result = rules.save(object, org.bodyFields(object, body), full, 'duplicateResut');
   if (!result.ok) return { status: 400, body: result.errors };
   return { status: 204 };

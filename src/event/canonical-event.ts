@@ -17,6 +17,9 @@ const looseEmail = z
 const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
 
 const contact = z.looseObject({
+  // The platform's own id for the visitor: it ties a person's events together across
+  // conversations before they give an email (the identity map, docs/identity.md).
+  id: z.union([z.string().min(1), z.number()]).optional(),
   email: looseEmail.optional(),
   phone: z.string().min(1).optional(),
   name: z.string().optional(),

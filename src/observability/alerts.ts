@@ -1,4 +1,4 @@
-import type { Connector, DeliveryContext } from '../../connectors/types.ts';
+import type { Connector, DeliveryContext, RecordLink } from '../../connectors/types.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -10,14 +10,36 @@ export interface DeliveryAlerts {
   /** A retryable failure; `since` is when the connector's current run of failures began. */
   connectorFailing(info: { connector: string; since: number; failures: number; error: string }): void;
   connectorRecovered(connector: string): void;
+  /**
+   * A delivery went to another record than the one this person resolved to before (the
+   * lead's email is on another record): nothing was merged, a person decides.
+   */
+  identityConflict(info: {
+    connector: string;
+    eventId: string;
+    deliveryId: number;
+    conflict: IdentityConflict;
+  }): void;
 }
 
-type AlertKind = 'dead' | 'failing' | 'recovered' | 'drift';
+/** What a connector's result says of a conflict (`data.conflict`, docs/identity.md). */
+export interface IdentityConflict {
+  /** The identifier that names the other record, e.g. `email:dana@acme.example`. */
+  identifier?: string | undefined;
+  /** The record this person's earlier events went to, e.g. `contact:101`. */
+  known: string;
+  /** The record this delivery went to. */
+  used: string;
+  /** Both records' web links. */
+  links: RecordLink[];
+}
+
+type AlertKind = 'dead' | 'failing' | 'recovered' | 'drift' | 'conflict';
 
 interface Subject {
   lastSentAt: number | undefined;
   /** Alerts held back by `min_interval` since the last one sent. */
-  suppressed: { dead: number; failing: number; lastError: string | undefined };
+  suppressed: { dead: number; failing: number; conflict: number; lastError: string | undefined };
   flush: NodeJS.Timeout | undefined;
   /** `since` of the failure run a "failing" alert was already raised for. */
   failingAlerted: number | undefined;
@@ -120,7 +142,52 @@ export class OpsAlerts implements DeliveryAlerts {
     });
   }
 
-  /** Stops the flush timers and waits (bounded) for alerts being sent. */
+  /**
+   * Two records for one person (docs/identity.md): sent with both records' links, at most
+   * one per connector per `min_interval` (apart from its dead and failing alerts); the
+   * ones held back are counted in one more alert when the interval ends, as dead ones are.
+   */
+  identityConflict(info: {
+    connector: string;
+    eventId: string;
+    deliveryId: number;
+    conflict: IdentityConflict;
+  }): void {
+    const settings = this.settings();
+    if (!settings || this.closed) return;
+    const key = `conflict:${info.connector}`;
+    const subject = this.subject(key);
+    const { known, used } = info.conflict;
+    const identifier = info.conflict.identifier ? this.text(info.conflict.identifier) : 'an identifier';
+    if (subject.lastSentAt !== undefined && this.now - subject.lastSentAt < settings.min_interval) {
+      subject.suppressed.conflict++;
+      this.options.metrics?.alert(info.connector, 'conflict', 'suppressed');
+      this.options.logger.warn(
+        { connector: info.connector, event_id: info.eventId, known, used },
+        'identity conflict alert held back (min_interval)',
+      );
+      if (!subject.flush) {
+        subject.flush = setTimeout(
+          () => this.flush(key),
+          subject.lastSentAt + settings.min_interval - this.now,
+        );
+        subject.flush.unref();
+      }
+      return;
+    }
+    const links = info.conflict.links.map((link) => ({ label: this.text(link.label), url: link.url }));
+    this.send(key, 'conflict', undefined, {
+      reason: `Two ${info.connector} records for one person`,
+      lines: [
+        `Event ${info.eventId} (delivery ${info.deliveryId}) to "${info.connector}": ${identifier} is on ${used}, but this person's earlier events went to ${known}. Delivered to ${used}; nothing was merged.`,
+        ...links.map((link) => `${link.label}: ${link.url}`),
+        'If they are one person, merge them in the CRM: leadrelay follows the merge.',
+      ],
+      ids: { event_id: info.eventId, delivery_id: info.deliveryId, identifier, known, used, links },
+      command: `leadrelay events show ${info.eventId}`,
+    });
+  }
+
   /**
    * A source's payloads changed (src/drift): sent at once, at most one per
    * source per `min_interval` (the drift watch itself raises each warning
@@ -146,6 +213,7 @@ export class OpsAlerts implements DeliveryAlerts {
     });
   }
 
+  /** Stops the flush timers and waits (bounded) for alerts being sent. */
   async close(timeoutMs = 5_000): Promise<void> {
     this.closed = true;
     for (const subject of this.subjects.values()) clearTimeout(subject.flush);
@@ -167,7 +235,7 @@ export class OpsAlerts implements DeliveryAlerts {
     if (!subject) {
       subject = {
         lastSentAt: undefined,
-        suppressed: { dead: 0, failing: 0, lastError: undefined },
+        suppressed: { dead: 0, failing: 0, conflict: 0, lastError: undefined },
         flush: undefined,
         failingAlerted: undefined,
       };
@@ -205,8 +273,18 @@ export class OpsAlerts implements DeliveryAlerts {
   private flush(connector: string): void {
     const subject = this.subject(connector);
     subject.flush = undefined;
-    const { dead, failing, lastError } = subject.suppressed;
-    if (dead + failing === 0 || this.closed) return;
+    const { dead, failing, conflict, lastError } = subject.suppressed;
+    if (dead + failing + conflict === 0 || this.closed) return;
+    if (conflict > 0) {
+      const name = connector.slice('conflict:'.length);
+      this.send(connector, 'conflict', undefined, {
+        reason: `More records for one person in ${name}`,
+        lines: [],
+        ids: {},
+        command: `leadrelay deliveries list --connector ${name}`,
+      });
+      return;
+    }
     this.send(connector, dead > 0 ? 'dead' : 'failing', lastError, {
       reason: `More failures delivering to ${connector}`,
       lines: [],
@@ -219,28 +297,34 @@ export class OpsAlerts implements DeliveryAlerts {
     if (!settings) return;
     const target = this.options.config().connectors.get(settings.to);
     const subject = this.subject(connector);
-    const { dead, failing } = subject.suppressed;
+    // Conflicts are held back apart from the connector's dead and failing alerts, under their own subject.
+    const about = kind === 'conflict' ? connector.slice('conflict:'.length) : connector;
+    const { dead, failing, conflict } = subject.suppressed;
     const since = subject.lastSentAt;
     subject.lastSentAt = this.now;
-    subject.suppressed = { dead: 0, failing: 0, lastError: undefined };
+    subject.suppressed = { dead: 0, failing: 0, conflict: 0, lastError: undefined };
     clearTimeout(subject.flush);
     subject.flush = undefined;
 
     const command = content.command ?? `leadrelay deliveries retry --dead --connector ${connector}`;
     const lines = [...content.lines];
     if (error !== undefined) lines.push(`Error: ${this.text(error)}`);
+    const heldSince = since === undefined ? 'the last alert' : new Date(since).toISOString();
     if (dead + failing > 0)
+      lines.push(`Held back since ${heldSince}: ${dead} more dead deliveries, ${failing} failing alerts.`);
+    if (conflict > 0)
       lines.push(
-        `Held back since ${since === undefined ? 'the last alert' : new Date(since).toISOString()}: ${dead} more dead deliveries, ${failing} failing alerts.`,
+        `Held back since ${heldSince}: ${conflict} more deliveries that found a second record for one person (each delivery's result names both).`,
       );
     if (kind === 'drift') lines.push(`See: ${command} (or the admin page's Sources)`);
+    else if (kind === 'conflict') lines.push(`See: ${command} (or the delivery on the admin page)`);
     else if (kind !== 'recovered') lines.push(`Fix the cause, then run: ${command}`);
     if (settings.admin_url) lines.push(`Admin: ${settings.admin_url}`);
     const summary = lines.join('\n');
 
     if (!target) {
       this.options.logger.error(
-        { connector, alert_to: settings.to, alert: summary },
+        { connector: about, alert_to: settings.to, alert: summary },
         'alert connector not configured',
       );
       return;
@@ -250,21 +334,25 @@ export class OpsAlerts implements DeliveryAlerts {
       id,
       type: 'conversation.escalated',
       occurred_at: new Date(this.now).toISOString(),
-      contact: { name: `leadrelay · ${connector}` },
+      contact: { name: `leadrelay · ${about}` },
       conversation: {
         id,
         channel: 'leadrelay-ops',
         ...(settings.admin_url ? { url: settings.admin_url } : {}),
         messages: [],
       },
-      escalation: { reason: content.reason, priority: kind === 'recovered' ? 'low' : 'high', summary },
+      escalation: {
+        reason: content.reason,
+        priority: kind === 'recovered' ? 'low' : kind === 'conflict' ? 'normal' : 'high',
+        summary,
+      },
       metadata: {
         leadrelay_alert: {
           kind,
-          connector,
+          connector: about,
           ...content.ids,
           ...(error !== undefined ? { error: this.text(error) } : {}),
-          suppressed: { dead, failing },
+          suppressed: { dead, failing, ...(conflict > 0 ? { conflict } : {}) },
           ...(kind !== 'recovered' ? { command } : {}),
           ...(settings.admin_url ? { admin_url: settings.admin_url } : {}),
         },
@@ -283,16 +371,16 @@ export class OpsAlerts implements DeliveryAlerts {
       .deliver(context)
       .then(
         () => {
-          this.options.metrics?.alert(connector, kind, 'sent');
+          this.options.metrics?.alert(about, kind, 'sent');
           this.options.logger.info(
-            { connector, alert_to: settings.to, kind, alert_id: id },
+            { connector: about, alert_to: settings.to, kind, alert_id: id },
             'ops alert sent',
           );
         },
         (failure: unknown) => {
-          this.options.metrics?.alert(connector, kind, 'failed');
+          this.options.metrics?.alert(about, kind, 'failed');
           this.options.logger.error(
-            { connector, alert_to: settings.to, kind, err: failure, alert: summary },
+            { connector: about, alert_to: settings.to, kind, err: failure, alert: summary },
             'could not send ops alert',
           );
         },

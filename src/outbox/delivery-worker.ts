@@ -258,6 +258,7 @@ export class DeliveryWorker {
             identifiers: identity.identifiers ?? entry.context.identifiers,
             record: identity.record,
             eventId: entry.row.eventId,
+            ...(identity.replaces ? { replaces: [identity.replaces].flat() } : {}),
           },
         };
       }),

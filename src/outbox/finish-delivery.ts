@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AttemptOutcome, Tables } from '../db/tables.ts';
-import { type ResolvedIdentity, recordIdentities } from '../identity/record-identities.ts';
+import { type ResolvedIdentity, recordIdentities, replaceRecord } from '../identity/record-identities.ts';
 
 export interface AttemptRecord {
   startedAt: number;
@@ -24,8 +24,12 @@ export interface FinishItem {
   attempt: AttemptRecord | undefined;
   /** Recorded in the timeline, but nothing was sent: the claim's attempt count is given back. */
   uncounted?: boolean;
-  /** What the delivery resolved the person to, recorded in the same transaction (the identity map). */
-  identity?: ResolvedIdentity;
+  /**
+   * What the delivery resolved the person to, recorded in the same transaction (the identity
+   * map); `replaces`: records the destination no longer has (merged, converted, deleted),
+   * whose identifiers all move to `record` first.
+   */
+  identity?: ResolvedIdentity & { replaces?: readonly string[] };
 }
 
 /*
@@ -67,8 +71,15 @@ export async function finishDeliveries(
       updated.push(Number(result.numUpdatedRows) === 1);
     }
     // Recorded even when the lease was lost: the write in the destination happened either way.
-    for (const { identity } of options.items)
-      if (identity) await recordIdentities(trx, identity, options.now);
+    for (const { identity } of options.items) {
+      if (!identity) continue;
+      // The gone record's other identifiers (another conversation of the same person) move
+      // too, before this delivery's own are written: the next event never meets the dead id.
+      for (const gone of identity.replaces ?? [])
+        if (gone !== identity.record)
+          await replaceRecord(trx, identity.connector, gone, identity.record, options.now);
+      await recordIdentities(trx, identity, options.now);
+    }
     const attempts = options.items.filter((item) => item.attempt !== undefined);
     if (attempts.length > 0) {
       await trx

@@ -1,6 +1,6 @@
 import type { Connector } from '../../connectors/types.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
-import type { DeliveryAlerts } from '../observability/alerts.ts';
+import type { DeliveryAlerts, IdentityConflict } from '../observability/alerts.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ClaimedDelivery } from './claim-deliveries.ts';
@@ -43,6 +43,26 @@ export class OutcomeReporter {
     metrics?.attemptFinished(connector.name, item.attempt!.outcome, timing.durationMs);
     if (!error) {
       this.healthy(connector);
+      const conflict = conflictOf(outcome);
+      if (conflict) {
+        // Delivered, but to a second record of one person: a person merges, or says they are two.
+        logger.warn(
+          {
+            event_id: row.eventId,
+            delivery_id: row.id,
+            connector: connector.name,
+            known: conflict.known,
+            used: conflict.used,
+          },
+          'delivered to another record than this person resolved to before; nothing merged',
+        );
+        alerts?.identityConflict({
+          connector: connector.name,
+          eventId: row.eventId,
+          deliveryId: row.id,
+          conflict,
+        });
+      }
       return item;
     }
     if (error.retryAfterMs !== undefined)
@@ -111,4 +131,19 @@ export class OutcomeReporter {
       error,
     });
   }
+}
+
+/** A result's `data.conflict` (docs/identity.md), when it has a well-formed one. */
+function conflictOf(outcome: unknown): IdentityConflict | undefined {
+  const data = (outcome as { data?: { conflict?: unknown } } | undefined)?.data;
+  const conflict = data?.conflict as Partial<IdentityConflict> | undefined;
+  if (!conflict || typeof conflict.known !== 'string' || typeof conflict.used !== 'string') return undefined;
+  return {
+    identifier: typeof conflict.identifier === 'string' ? conflict.identifier : undefined,
+    known: conflict.known,
+    used: conflict.used,
+    links: Array.isArray(conflict.links)
+      ? conflict.links.filter((link) => typeof link?.label === 'string' && typeof link?.url === 'string')
+      : [],
+  };
 }
