@@ -42,7 +42,8 @@ describe('presets map their platforms’ documented payloads into canonical even
       // From the signed body, never from the unsigned X-Chatwoot-Delivery header.
       id: `chatwoot-conversation_status_changed-${payload.id}-open-${payload.timestamp}`,
       type: 'conversation.escalated',
-      contact: { name: 'Dana Reyes', email: 'dana@acme.example', phone: '+14155550100' },
+      // contact.id: the Chatwoot contact, which ties a returning visitor's conversations together.
+      contact: { id: '88', name: 'Dana Reyes', email: 'dana@acme.example', phone: '+14155550100' },
       conversation: { id: '1042' },
     });
     // Chatwoot puts only the conversation's last message in this event.
@@ -182,7 +183,7 @@ describe('presets map their platforms’ documented payloads into canonical even
       expect(mappedEvent('intercom', name)).toMatchObject({
         id: payload.id,
         type: 'lead.qualified',
-        contact: { email: 'dana@acme.example', name: 'Dana Reyes' },
+        contact: { id: payload.data.item.id, email: 'dana@acme.example', name: 'Dana Reyes' },
         metadata: { intercom_contact_id: payload.data.item.id },
       });
     }

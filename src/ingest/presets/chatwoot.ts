@@ -83,6 +83,8 @@ export const chatwoot: SourcePreset = {
     fields: {
       occurred_at:
         "{% if payload.event contains 'message' %}{{ payload.conversation.updated_at | default: payload.created_at | iso_time }}{% else %}{{ payload.timestamp | iso_time }}{% endif %}",
+      // The Chatwoot contact: what ties a returning visitor's conversations together (docs/identity.md).
+      'contact.id': SENDER('id'),
       'contact.name': SENDER('name'),
       'contact.email': `{{ payload.content_attributes.submitted_email | default: payload.meta.sender.email | default: payload.conversation.meta.sender.email }}`,
       'contact.phone': SENDER('phone_number'),

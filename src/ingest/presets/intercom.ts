@@ -53,6 +53,8 @@ export const intercom: SourcePreset = {
     ],
     fields: {
       occurred_at: '{{ payload.created_at | iso_time }}',
+      // The Intercom contact (user or lead): what ties a returning visitor's conversations together.
+      'contact.id': CONTACT('id'),
       'contact.name': CONTACT('name'),
       'contact.email': CONTACT('email'),
       'contact.phone': "{% if payload.data.item.type == 'contact' %}{{ payload.data.item.phone }}{% endif %}",
