@@ -1,5 +1,6 @@
 import { Client } from '@hubspot/api-client';
 import { describe, expect, it } from 'vitest';
+import { hubspotConnector } from '../connectors/hubspot/index.ts';
 import { HubSpotSandbox } from '../sandboxes/hubspot/index.ts';
 import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { ConfigError } from '../src/config/config-error.ts';
@@ -425,6 +426,147 @@ describe('HubSpot match order, as configured', () => {
     );
     expect(lead.result).toMatchObject({ matched: 'created' });
     expect(hubspot.state.contacts.size).toBe(2);
+  });
+});
+
+describe('HubSpot: a new email with the phone of a contact leadrelay never resolved', () => {
+  const searches = (hubspot: HubSpotSandbox) =>
+    hubspot.log.filter((entry) => entry.path === '/crm/v3/objects/contacts/search').length;
+
+  it('the phone-only contact gets the email and the note: one contact, recorded for the email and phone', async () => {
+    const { hubspot, service } = await setup();
+    // Left by the visitor in another tool: HubSpot has it, leadrelay's map does not.
+    const existing = hubspot.state.createContact({ phone: '+14155550142', firstname: 'Dana' });
+    const { result } = await delivered(
+      service,
+      await post(
+        service,
+        qualified('conv_phone_elsewhere', { email: 'dana.reyes@acme.example', phone: PHONE }),
+      ),
+    );
+    expect(result).toMatchObject({ contact_id: existing.id, created: false, matched: 'phone' });
+    expect(result.phone_not_matched).toBeUndefined();
+    expect(hubspot.state.contacts.size).toBe(1);
+    expect(existing.properties).toMatchObject({ email: 'dana.reyes@acme.example', phone: '+14155550142' });
+    // Updated by id, not upserted: create-only properties are for contacts leadrelay creates.
+    expect(existing.properties.lifecyclestage).toBeUndefined();
+    expect(hubspot.log.filter((entry) => entry.path.endsWith('/contacts/batch/upsert'))).toHaveLength(0);
+    expect(noteBodies(hubspot, existing.id)).toHaveLength(1);
+    expect(
+      await known(service, [
+        'conversation:site:conv_phone_elsewhere',
+        'email:dana.reyes@acme.example',
+        'phone:+14155550142',
+      ]),
+    ).toEqual({
+      'conversation:site:conv_phone_elsewhere': `contact:${existing.id}`,
+      'email:dana.reyes@acme.example': `contact:${existing.id}`,
+      'phone:+14155550142': `contact:${existing.id}`,
+    });
+  });
+
+  it('a contact with that phone and another email is someone else: a new contact, nothing merged, and the result says so', async () => {
+    const { hubspot, service } = await setup();
+    // Two people can share a phone: an office line, a family number.
+    const colleague = hubspot.state.createContact({ phone: '+14155550142', email: 'sam@acme.example' });
+    const id = await post(
+      service,
+      qualified('conv_shared_phone', { email: 'dana.reyes@acme.example', phone: PHONE }),
+    );
+    const { result } = await delivered(service, id);
+    expect(result).toMatchObject({
+      created: true,
+      matched: 'created',
+      phone_not_matched: { phone: '+14155550142', contacts: [colleague.id], because: 'other_email' },
+    });
+    expect(result.contact_id).not.toBe(colleague.id);
+    expect(searches(hubspot)).toBe(1);
+    expect(hubspot.state.contacts.size).toBe(2);
+    expect(colleague.properties.email).toBe('sam@acme.example');
+    expect(noteBodies(hubspot, colleague.id)).toHaveLength(0);
+    const row = await service.store.db
+      .selectFrom('attempts')
+      .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
+      .select('attempts.response_summary')
+      .where('deliveries.event_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row.response_summary).toContain(
+      `phone +14155550142 is on contact ${colleague.id}, which has another email — not merged`,
+    );
+  });
+
+  it('several contacts with that phone: not matched by phone, the lead is not failed but upserted by its email', async () => {
+    const { hubspot, service } = await setup();
+    const one = hubspot.state.createContact({ phone: '+14155550142' });
+    const two = hubspot.state.createContact({ phone: '+14155550142' });
+    const { result } = await delivered(
+      service,
+      await post(service, qualified('conv_two_phones', { email: 'dana.reyes@acme.example', phone: PHONE })),
+    );
+    expect(result).toMatchObject({
+      created: true,
+      phone_not_matched: { contacts: [one.id, two.id], because: 'several' },
+    });
+    expect(hubspot.state.contacts.size).toBe(3);
+    expect(one.properties.email).toBeUndefined();
+    expect(two.properties.email).toBeUndefined();
+  });
+
+  it('two new emails with that phone in one batch: the first takes the phone-only contact, the second gets its own', async () => {
+    const hubspot = await HubSpotSandbox.start();
+    cleanups.push(() => hubspot.close());
+    const settings = hubspotConnector.settings.parse({ access_token: 'pat-sandbox', base_url: hubspot.url });
+    const connector = hubspotConnector.create('hubspot', settings, { now: Date.now, log: () => {} });
+    const existing = hubspot.state.createContact({ phone: '+14155550142' });
+    const context = (id: string, email: string, deliveryId: number) => ({
+      event: qualified(`conv_${id}`, { email, phone: PHONE }),
+      eventId: id,
+      deliveryId,
+      source: 'site',
+      receivedAt: Date.now(),
+      attempt: 1,
+      related: {},
+    });
+    // Both searches see the contact without an email: the second must not overwrite the first's.
+    const [first, second] = await connector.deliverBatch!([
+      context('ev_first', 'dana@acme.example', 1),
+      context('ev_second', 'sam@acme.example', 2),
+    ]);
+    expect(first).toMatchObject({ data: { contact_id: existing.id, matched: 'phone' } });
+    expect(second).toMatchObject({
+      data: { created: true, phone_not_matched: { contacts: [existing.id], because: 'other_email' } },
+    });
+    expect(existing.properties.email).toBe('dana@acme.example');
+    expect(hubspot.state.contacts.size).toBe(2);
+  });
+
+  it('an email a contact already holds is not searched by phone', async () => {
+    const { hubspot, service } = await setup();
+    const owner = hubspot.state.createContact({ email: 'dana.reyes@acme.example' });
+    hubspot.state.createContact({ phone: '+14155550142' });
+    const { result } = await delivered(
+      service,
+      await post(service, qualified('conv_owned', { email: 'dana.reyes@acme.example', phone: PHONE })),
+    );
+    expect(result).toMatchObject({ contact_id: owner.id, matched: 'email' });
+    expect(searches(hubspot)).toBe(0);
+  });
+
+  it('match: [known, email] turns the phone search off: no search call, a new contact', async () => {
+    const { hubspot, service } = await setup({ connector: { match: ['known', 'email'] } });
+    const existing = hubspot.state.createContact({ phone: '+14155550142' });
+    const { result } = await delivered(
+      service,
+      await post(
+        service,
+        qualified('conv_no_phone_step', { email: 'dana.reyes@acme.example', phone: PHONE }),
+      ),
+    );
+    expect(result).toMatchObject({ created: true, matched: 'created' });
+    expect(result.contact_id).not.toBe(existing.id);
+    expect(searches(hubspot)).toBe(0);
+    expect(hubspot.state.contacts.size).toBe(2);
+    expect(existing.properties.email).toBeUndefined();
   });
 });
 

@@ -30,4 +30,20 @@ describe('HubSpot request budget', () => {
     expect(hubspot.log.length).toBeGreaterThanOrEqual(3);
     void third.catch(() => {});
   });
+
+  it('keeps phone searches under HubSpot’s search limit (4 per second), apart from the request budget', async () => {
+    hubspot = await HubSpotSandbox.start({ tenSecondlyLimit: 1000 });
+    const client = new HubSpotClient({
+      accessToken: 'pat-sandbox',
+      baseUrl: hubspot.url,
+      timeoutMs: 5_000,
+      rate: undefined,
+      now: Date.now,
+    });
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 5 }, () => client.searchByPhone('+14155550142')));
+    // The fifth may start only when the first has left the one-second window.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(hubspot.log.filter((entry) => entry.path.endsWith('/contacts/search'))).toHaveLength(5);
+  });
 });

@@ -8,6 +8,13 @@ import { hubspotError } from './errors.ts';
 /** Note → contact, HubSpot-defined (VENDOR-NOTES). */
 export const NOTE_TO_CONTACT = 202;
 
+/**
+ * HubSpot limits search apart from the portal's budget: four requests per second per token
+ * (its changelog), five per account (its usage guidelines). A batch of leads that each need a
+ * phone search would otherwise send them as fast as the budget allows and meet 429s.
+ */
+const SEARCH_RATE = { requests: 4, perMs: 1_000 };
+
 export interface BatchOutcome<T> {
   /** By objectWriteTraceId. */
   ok: Map<string, T>;
@@ -26,6 +33,7 @@ export class HubSpotClient {
   // that never deliver (check, deliveries list…) start without the SDK.
   private sdkClient: Promise<Client> | undefined;
   private budget: RateLimiter;
+  private searchBudget: RateLimiter;
   private workers = 1;
   private portal: Promise<string> | undefined;
 
@@ -40,6 +48,7 @@ export class HubSpotClient {
     },
   ) {
     this.budget = this.budgetFor(1);
+    this.searchBudget = this.searchBudgetFor(1);
   }
 
   private sdk(): Promise<Client> {
@@ -59,6 +68,12 @@ export class HubSpotClient {
     const share = shareRate(this.options.rate, workers);
     // A little slack on the window: HubSpot counts a request when it arrives, we when we send it.
     return new RateLimiter(share ? { ...share, perMs: share.perMs + 250 } : undefined, this.options.now);
+  }
+
+  /** This process's part of HubSpot's search limit, which the workers share like the budget. */
+  private searchBudgetFor(workers: number): RateLimiter {
+    const share = shareRate(SEARCH_RATE, workers)!;
+    return new RateLimiter({ ...share, perMs: share.perMs + 250 }, this.options.now);
   }
 
   /** The portal (hub) id, for record links; asked once per connector. */
@@ -158,8 +173,10 @@ export class HubSpotClient {
     return { ok, failed: tracedErrors(response) };
   }
 
-  /** Contact ids whose phone equals this E.164 number (search is eventually consistent). */
-  async searchByPhone(phone: string): Promise<string[]> {
+  /** Contacts whose phone equals this E.164 number, with their email (search is eventually consistent). */
+  async searchByPhone(phone: string): Promise<{ id: string; email: string | undefined }[]> {
+    this.share();
+    await takeWhenFree(this.searchBudget, this.options.now);
     const response = await this.call('searching contacts by phone', (sdk) =>
       sdk.crm.contacts.searchApi.doSearch({
         filterGroups: [
@@ -171,7 +188,10 @@ export class HubSpotClient {
         sorts: [],
       }),
     );
-    return response.results.map((contact) => contact.id);
+    return response.results.map((contact) => ({
+      id: contact.id,
+      email: contact.properties.email ? String(contact.properties.email).toLowerCase() : undefined,
+    }));
   }
 
   async createContact(properties: Record<string, string>): Promise<string> {
@@ -231,17 +251,19 @@ export class HubSpotClient {
     return { ok, failed: tracedErrors(response) };
   }
 
+  /** Follows the number of workers sharing the portal's limits. */
+  private share(): void {
+    const workers = this.options.rateShare?.() ?? 1;
+    if (workers === this.workers) return;
+    this.budget = this.budgetFor(workers);
+    this.searchBudget = this.searchBudgetFor(workers);
+  }
+
   /** One request: wait for budget, bound its time, map its failure. */
   private async call<T>(what: string, run: (sdk: Client) => Promise<T>): Promise<T> {
     const sdk = await this.sdk();
-    const workers = this.options.rateShare?.() ?? 1;
-    if (workers !== this.workers) this.budget = this.budgetFor(workers);
-    while (this.budget.available() < 1) {
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.max(5, this.budget.nextFreeAt() - this.options.now())),
-      );
-    }
-    this.budget.take();
+    this.share();
+    await takeWhenFree(this.budget, this.options.now);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -260,6 +282,14 @@ export class HubSpotClient {
       clearTimeout(timer);
     }
   }
+}
+
+/** Waits for one request's room in `limiter` and takes it, with no await in between: concurrent callers never share a slot. */
+async function takeWhenFree(limiter: RateLimiter, now: () => number): Promise<void> {
+  while (limiter.available() < 1) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(5, limiter.nextFreeAt() - now())));
+  }
+  limiter.take();
 }
 
 function tracedErrors(response: unknown): BatchOutcome<unknown>['failed'] {

@@ -4,7 +4,7 @@ import { type DeliveryError, PermanentError, RetryableError } from '../errors.ts
 import { type DeliveryContext, type DeliveryResult, defineConnectorType } from '../types.ts';
 import { HubSpotClient } from './client.ts';
 import { noteText, type Planned, plan, previewRequests, rejection } from './plan.ts';
-import { result, type Target } from './result.ts';
+import { type PhoneSkipped, result, type Target } from './result.ts';
 import { hubspotSettings } from './settings.ts';
 
 /** How long a contact leadrelay created by phone is remembered, bridging HubSpot's eventually consistent search. */
@@ -51,9 +51,12 @@ export const hubspotConnector = defineConnectorType({
 
       // Both look-ups at once: the known contacts (a merged one answers as the merged record, a
       // deleted one not at all) and who holds each email (create-only properties go to new
-      // contacts only; an email on another contact than the known one is a conflict).
+      // contacts only; an email on another contact than the known one is a conflict; only an
+      // email no contact holds is worth a phone search).
       const withKnown = plans.filter((p) => p.known);
-      const emailLookups = plans.filter((p) => p.email && (p.known || Object.keys(p.createOnly).length > 0));
+      const emailLookups = plans.filter(
+        (p) => p.email && (p.known || Object.keys(p.createOnly).length > 0 || phoneFirst(p)),
+      );
       let knownRead = true;
       const [current, owners] = await Promise.all([
         client.contactsById(unique(withKnown.map((p) => p.known!.id))).catch((error: unknown) => {
@@ -85,6 +88,9 @@ export const hubspotConnector = defineConnectorType({
         extras: Extras;
       }[] = [];
       const targets = new Map<Planned, Target>();
+      // The email each contact updated by id in this batch ends up with: a second lead whose
+      // phone finds that contact must not overwrite it with another email.
+      const emailOf = new Map<string, string>();
       for (const p of plans) {
         if (outcomes.has(p)) continue;
         const live = p.known ? current.get(p.known.id) : undefined;
@@ -103,14 +109,42 @@ export const hubspotConnector = defineConnectorType({
             // HubSpot still answers): moving it to the email's contact would be a merge too.
             byEmail.push({ p, extras: { conflictWith: live.id } });
           } else if (live) {
-            const keptEmail = live.email && live.email !== p.email ? live.email : undefined;
+            // What an earlier lead of this batch writes counts as the contact's email already.
+            const email = emailOf.get(live.id) ?? live.email;
+            const keptEmail = email && email !== p.email ? email : undefined;
+            if (!email) emailOf.set(live.id, p.email);
             byId.push({
               p,
               id: live.id,
               by: 'known',
-              properties: live.email ? p.properties : { ...p.properties, email: p.email },
+              properties: email ? p.properties : { ...p.properties, email: p.email },
               extras: { ...(replaced ? { replaced } : {}), ...(keptEmail ? { keptEmail } : {}) },
             });
+          } else if (phoneFirst(p) && !owners.has(p.email)) {
+            // One at a time, like the phone-only leads below, so searches keep to HubSpot's pace
+            // and a contact an earlier lead of this batch took an email for is seen as taken.
+            try {
+              const found = await phoneContactFor(p, emailOf);
+              if ('id' in found) {
+                byId.push({
+                  p,
+                  id: found.id,
+                  by: 'phone',
+                  properties: { ...p.properties, email: p.email },
+                  extras: replaced ? { replaced } : {},
+                });
+              } else {
+                byEmail.push({
+                  p,
+                  extras: {
+                    ...(replaced ? { replaced } : {}),
+                    ...(found.skipped ? { phoneSkipped: found.skipped } : {}),
+                  },
+                });
+              }
+            } catch (error) {
+              outcomes.set(p, error as DeliveryError);
+            }
           } else byEmail.push({ p, extras: replaced ? { replaced } : {} });
           continue;
         }
@@ -215,6 +249,37 @@ export const hubspotConnector = defineConnectorType({
       return plans.map((p) => outcomes.get(p) ?? new PermanentError('no outcome'));
     }
 
+    /**
+     * Whether a lead with an email searches by phone when no contact holds the email: a visitor
+     * who left only a phone elsewhere (a contact leadrelay never resolved) then gives an email.
+     */
+    function phoneFirst(p: Planned): boolean {
+      return Boolean(p.email && p.phone && settings.match.includes('phone'));
+    }
+
+    /**
+     * The contact a lead's phone is on, when it can be this person's: one contact, with no
+     * email or this one. Another email, or several contacts, is not matched (two people can
+     * share a phone): the lead is upserted by its email as without the search, and says why.
+     * No `search_lag` wait on a retry, unlike a phone-only lead: whatever an earlier attempt
+     * wrote holds the email, which the (consistent) read by email finds.
+     */
+    async function phoneContactFor(
+      p: Planned,
+      emailOf: Map<string, string>,
+    ): Promise<{ id: string } | { skipped?: PhoneSkipped }> {
+      const found = [...new Map((await client.searchByPhone(p.phone!)).map((c) => [c.id, c])).values()];
+      if (found.length === 0) return {};
+      const contacts = found.map((contact) => contact.id);
+      if (found.length > 1) return { skipped: { phone: p.phone!, contacts, because: 'several' } };
+      const [contact] = found as [{ id: string; email: string | undefined }];
+      const email = emailOf.get(contact.id) ?? contact.email;
+      if (email && email !== p.email)
+        return { skipped: { phone: p.phone!, contacts, because: 'other_email' } };
+      emailOf.set(contact.id, p.email!);
+      return { id: contact.id };
+    }
+
     /** A lead without an email: the steps of `match` other than `email`, in order, then a new contact. */
     async function withoutEmail(
       p: Planned,
@@ -265,7 +330,7 @@ export const hubspotConnector = defineConnectorType({
       const matches =
         recent && environment.now() - recent.at < RECENT_PHONE_MS
           ? [recent.id]
-          : await client.searchByPhone(p.phone!);
+          : (await client.searchByPhone(p.phone!)).map((contact) => contact.id);
       const found = unique(matches);
       if (found.length > 1) {
         throw new PermanentError(

@@ -111,14 +111,31 @@ export function previewRequests(settings: HubSpotSettings, p: Planned): PlannedR
       note: 'only when an earlier delivery of this conversation, visitor, email or phone went to a contact (docs/identity.md): whether it still exists, or was merged; that contact is then updated by id (batch/update) instead of the requests below',
     });
   }
+  const search = (phone: string) => ({
+    method: 'POST',
+    url: `${base}/crm/v3/objects/contacts/search`,
+    headers,
+    body: {
+      filterGroups: [{ filters: [{ propertyName: 'phone', operator: 'EQ', value: phone }] }],
+      properties: ['email', 'phone'],
+      limit: 10,
+    },
+  });
   if (p.email) {
-    if (Object.keys(p.createOnly).length > 0 || settings.match.includes('known')) {
+    const phoneStep = p.phone !== undefined && settings.match.includes('phone');
+    if (Object.keys(p.createOnly).length > 0 || settings.match.includes('known') || phoneStep) {
       requests.push({
         method: 'POST',
         url: `${base}/crm/v3/objects/contacts/batch/read`,
         headers,
         body: { idProperty: 'email', inputs: [{ id: p.email }], properties: ['email'] },
-        note: 'which contacts exist already: create-only properties are sent for new contacts only, and an email on another contact than the known one is a conflict (delivered to the email’s contact, reported)',
+        note: 'which contacts exist already: create-only properties are sent for new contacts only, an email on another contact than the known one is a conflict (delivered to the email’s contact, reported), and only an email no contact holds is searched by phone',
+      });
+    }
+    if (p.phone && phoneStep) {
+      requests.push({
+        ...search(p.phone),
+        note: 'only if no contact holds the email: one contact with this phone and no other email is then updated by id (batch/update) with the email instead of the upsert below; another email or several contacts are not matched',
       });
     }
     requests.push({
@@ -140,16 +157,7 @@ export function previewRequests(settings: HubSpotSettings, p: Planned): PlannedR
         : {}),
     });
   } else if (p.phone) {
-    requests.push({
-      method: 'POST',
-      url: `${base}/crm/v3/objects/contacts/search`,
-      headers,
-      body: {
-        filterGroups: [{ filters: [{ propertyName: 'phone', operator: 'EQ', value: p.phone }] }],
-        properties: ['email', 'phone'],
-        limit: 10,
-      },
-    });
+    requests.push(search(p.phone));
     requests.push({
       ...byId,
       note: 'if the search found one contact; if none, POST /crm/v3/objects/contacts with the create-only properties too',

@@ -13,6 +13,18 @@ export interface Target {
   conflictWith?: string;
   /** The contact's own email, when it had another than the lead's: kept; the lead's goes in the note. */
   keptEmail?: string;
+  /** Contacts the lead's phone is on that it did not go to: upserted by its email instead. */
+  phoneSkipped?: PhoneSkipped;
+}
+
+/**
+ * A phone search for a lead whose email no contact held found contacts it cannot be: one with
+ * another email (two people can share a phone), or several.
+ */
+export interface PhoneSkipped {
+  phone: string;
+  contacts: string[];
+  because: 'other_email' | 'several';
 }
 
 /**
@@ -43,6 +55,12 @@ export function result(
     ? `; contact ${target.replaced.record.slice('contact:'.length)} was ${target.replaced.why === 'merged' ? 'merged into it' : 'deleted in HubSpot'}`
     : '';
   const kept = target.keptEmail ? `; it keeps its email ${target.keptEmail}, ${p.email} is in the note` : '';
+  const skipped = target.phoneSkipped;
+  const phoneText = !skipped
+    ? ''
+    : skipped.because === 'other_email'
+      ? `; phone ${skipped.phone} is on contact ${skipped.contacts[0]}, which has another email — not merged (two people can share a phone)`
+      : `; phone ${skipped.phone} is on contacts ${skipped.contacts.join(', ')} — not matched by phone (merge them in HubSpot if they are one person)`;
   let conflict: Record<string, unknown> | undefined;
   let conflictText = '';
   if (target.conflictWith) {
@@ -62,7 +80,7 @@ export function result(
     conflictText = `; conflict: ${p.email} is on contact ${target.id}, but earlier events of this person went to contact ${target.conflictWith} — delivered to ${target.id}, nothing merged (merge them in HubSpot if they are one person)`;
   }
   return {
-    summary: `contact ${target.id} ${target.created ? 'created' : 'updated'}${how}, note ${noteId} ${noteExisted ? 'already there' : 'created'}${replaced}${kept}${conflictText}`,
+    summary: `contact ${target.id} ${target.created ? 'created' : 'updated'}${how}, note ${noteId} ${noteExisted ? 'already there' : 'created'}${replaced}${kept}${phoneText}${conflictText}`,
     data: {
       contact_id: target.id,
       note_id: noteId,
@@ -70,6 +88,7 @@ export function result(
       matched: target.by,
       ...(target.replaced ? { replaced: target.replaced.record, replaced_because: target.replaced.why } : {}),
       ...(conflict ? { conflict } : {}),
+      ...(skipped ? { phone_not_matched: skipped } : {}),
       ...(portal ? { portal_id: portal } : {}),
       ...(url ? { url, links: [{ label: 'Open in HubSpot', url }] } : {}),
     },

@@ -81,7 +81,9 @@ export const hubspotSettings = z.strictObject({
    * How a lead finds its contact, in order (docs/identity.md): `known` — the contact an
    * earlier delivery of this conversation, visitor, email or phone went to (the identity
    * map), updated by id; `email` — the contact holding the lead's email; `phone` — search
-   * by phone, for a lead without an email. Nothing found: a new contact.
+   * by phone, for a lead without an email or whose email no contact holds yet (one search
+   * call per such lead; a contact with another email is not matched). Nothing found: a new
+   * contact.
    */
   match: matchOrder.default(['known', 'email', 'phone']),
   /** Contacts per batch call (HubSpot allows 100). */
