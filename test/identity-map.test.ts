@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { identifiersOf } from '../src/identity/identifiers.ts';
 import { lookupIdentities } from '../src/identity/lookup-identities.ts';
+import { choosePerson } from '../src/identity/person-key.ts';
 import { recordIdentities, replaceRecord } from '../src/identity/record-identities.ts';
 import { showIdentities } from '../src/identity/show-identities.ts';
 import { describeEachDialect, openDialectStore } from './helpers/harness.ts';
@@ -23,6 +24,30 @@ describe('the identifiers an event gives of a person', () => {
 
   it('a phone that cannot be read as an international number is no identifier (it would match the wrong person)', () => {
     expect(identifiersOf('bot', { contact: { phone: '123' } })).toEqual([]);
+  });
+});
+
+describe('the person an event belongs to, for ordering', () => {
+  const people = new Map([
+    ['conversation:bot:c1', 'conversation:bot:c1'],
+    ['phone:+14155550100', 'conversation:bot:c1'],
+  ]);
+  const known = (identifier: string) => people.get(identifier);
+
+  it('the email that follows a phone in one conversation is the same person, and links the email', () => {
+    expect(choosePerson(['conversation:bot:c1', 'email:dana@acme.example'], known)).toEqual({
+      person: 'conversation:bot:c1',
+      link: ['email:dana@acme.example'],
+    });
+  });
+
+  it('a phone alone finds the person; with an email of its own it does not (an office number is shared)', () => {
+    expect(choosePerson(['conversation:bot:c9', 'phone:+14155550100'], known)?.person).toBe(
+      'conversation:bot:c1',
+    );
+    expect(
+      choosePerson(['conversation:bot:c9', 'email:lee@acme.example', 'phone:+14155550100'], known),
+    ).toEqual({ person: 'conversation:bot:c9', link: ['conversation:bot:c9', 'email:lee@acme.example'] });
   });
 });
 
