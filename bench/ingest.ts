@@ -36,26 +36,41 @@ export interface IngestResult {
   clientCeiling: ServerRun;
   /** Bare server, a repeating pool of pre-signed events. */
   bare: ServerRun;
-  /** leadrelay, a new event signed per request. */
+  /** `leadrelay serve --no-worker`, a new event signed per request. */
   leadrelay: ServerRun;
+  /** `leadrelay serve` (HTTP + its delivery thread), the same load while the worker delivers. */
+  withWorker: WorkerRun;
   /** leadrelay req/s ÷ bare req/s: the figure the target is about. */
   ratio: number;
   /** leadrelay req/s ÷ the client ceiling: stricter, for when the bare run was client-bound. */
   ratioToCeiling: number;
-  targets: { ratio: Target; p99Ms: Target };
+  /** `serve` with its worker ÷ `serve --no-worker`, req/s: what delivering costs ingest. */
+  workerRatio: number;
+  targets: { ratio: Target; p99Ms: Target; workerRatio: Target; workerP99Ms: Target };
   storage: StorageCheck;
+  /** The same reconciliation for the run with the worker. */
+  workerStorage: StorageCheck;
 }
+
+export type WorkerRun = ServerRun & {
+  /** Requests the destination answered during the measured run (leadrelay's deliveries). */
+  delivered: number;
+  deliveredPerSecond: number;
+};
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const RATIO_TARGET = 0.3;
 export const P99_TARGET_MS = 50;
+export const WORKER_RATIO_TARGET = 0.8;
 const PRESIGNED_FOR_BARE = 10_000;
 
 /**
  * Ingest throughput: autocannon (here, in the parent) against a bare
- * node:http server and against `leadrelay serve`, each in its own process,
- * with distinct signed events, then a reconciliation of the database with
- * the responses.
+ * node:http server, against `leadrelay serve --no-worker`, and against
+ * `leadrelay serve` while its worker delivers every event to a webhook
+ * destination in another process that answers 200 at once — each in its
+ * own process, with distinct signed events — then a reconciliation of each
+ * database with the responses.
  */
 export async function benchIngest(options: IngestOptions): Promise<IngestResult> {
   const log = options.log ?? (() => {});
@@ -86,31 +101,64 @@ export async function benchIngest(options: IngestOptions): Promise<IngestResult>
     });
     await bareServer.stop();
 
-    const dbFile = join(dir, 'leadrelay.db');
-    const configFile = writeConfig(dir, dbFile, secret);
-    const leadrelayServer = await startServerProcess('leadrelay', {
-      args: [
-        ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
-        join(ROOT, 'bin/leadrelay.js'),
-        'serve',
-        // Ingest alone: the worker's cost is measured by the delivery part, and its
-        // connectors here point nowhere (their retries would only add noise).
-        '--no-worker',
-        '--config',
-        configFile,
-      ],
-      env: leadrelayEnv(),
+    // Both leadrelay runs route to it; only the second delivers.
+    const destination = await startServerProcess('destination', {
+      args: [join(ROOT, 'bench/slow-destination.mjs')],
+      env: { ...process.env, PORT: '0', LATENCY_MS: '0' },
       cwd: ROOT,
     });
-    log(`ingest: leadrelay, signed events, ${options.durationSeconds} s`);
-    const signed = new SignedRequests(secret);
-    const { ledger, ...leadrelay } = await measure(leadrelayServer, { ...load, requests: signed });
-    // Graceful stop commits what was accepted and closes the database, so the check sees it all.
-    await leadrelayServer.stop(30_000);
-    const storage = checkStorage(dbFile, ledger!, signed);
+    const destinationUrl = `http://127.0.0.1:${destination.port}`;
+    const leadrelayRun = async (name: string, serveArgs: string[]) => {
+      const home = join(dir, name);
+      mkdirSync(home);
+      const dbFile = join(home, 'leadrelay.db');
+      const server = await startServerProcess(`leadrelay ${name}`, {
+        args: [
+          ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
+          join(ROOT, 'bin/leadrelay.js'),
+          'serve',
+          ...serveArgs,
+          '--config',
+          writeConfig(home, dbFile, secret, `${destinationUrl}/in`),
+        ],
+        env: leadrelayEnv(),
+        cwd: ROOT,
+      });
+      // Measured once the worker delivers, not while its thread is still starting.
+      if (!serveArgs.includes('--no-worker'))
+        await until(() => server.output().includes('"msg":"delivery thread started"'), server, 60_000);
+      const receivedBefore = await destinationReceived(destinationUrl);
+      // Many leads from many people, as in the delivery part: with one contact every
+      // delivery would share one ordering key and the worker would deliver one at a time.
+      const signed = new SignedRequests(secret, { distinctContacts: true });
+      const { ledger, ...run } = await measure(server, { ...load, requests: signed });
+      const delivered = (await destinationReceived(destinationUrl)) - receivedBefore;
+      // Graceful stop commits what was accepted and closes the database, so the check sees it all.
+      await server.stop(30_000);
+      return {
+        run: { ...run, delivered, deliveredPerSecond: delivered / run.durationSeconds },
+        storage: checkStorage(dbFile, ledger!, signed),
+      };
+    };
+    let noWorker: Awaited<ReturnType<typeof leadrelayRun>>;
+    let worker: Awaited<ReturnType<typeof leadrelayRun>>;
+    try {
+      log(`ingest: leadrelay serve --no-worker, signed events, ${options.durationSeconds} s`);
+      noWorker = await leadrelayRun('no-worker', ['--no-worker']);
+      log(
+        `ingest: leadrelay serve, worker delivering to a destination process, ${options.durationSeconds} s`,
+      );
+      worker = await leadrelayRun('worker', []);
+    } finally {
+      await destination.stop();
+    }
+    const { delivered: _delivered, deliveredPerSecond: _rate, ...leadrelay } = noWorker.run;
+    const withWorker = worker.run;
+    const storage = noWorker.storage;
 
     const ratio = leadrelay.requestsPerSecond / bare.requestsPerSecond;
     const ratioToCeiling = leadrelay.requestsPerSecond / clientCeiling.requestsPerSecond;
+    const workerRatio = withWorker.requestsPerSecond / leadrelay.requestsPerSecond;
     return {
       part: 'ingest',
       connections: options.connections,
@@ -119,8 +167,10 @@ export async function benchIngest(options: IngestOptions): Promise<IngestResult>
       clientCeiling: withoutLedger(clientCeiling),
       bare: withoutLedger(bare),
       leadrelay,
+      withWorker,
       ratio,
       ratioToCeiling,
+      workerRatio,
       targets: {
         ratio: { target: RATIO_TARGET, actual: ratio, pass: ratio >= RATIO_TARGET },
         p99Ms: {
@@ -128,8 +178,19 @@ export async function benchIngest(options: IngestOptions): Promise<IngestResult>
           actual: leadrelay.latencyMs.p99,
           pass: leadrelay.latencyMs.p99 < P99_TARGET_MS,
         },
+        workerRatio: {
+          target: WORKER_RATIO_TARGET,
+          actual: workerRatio,
+          pass: workerRatio >= WORKER_RATIO_TARGET,
+        },
+        workerP99Ms: {
+          target: P99_TARGET_MS,
+          actual: withWorker.latencyMs.p99,
+          pass: withWorker.latencyMs.p99 < P99_TARGET_MS,
+        },
       },
       storage,
+      workerStorage: worker.storage,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -152,7 +213,24 @@ function withoutLedger({ ledger: _ledger, ...run }: LoadResult & { serverCpuPerc
   return run;
 }
 
-function writeConfig(dir: string, dbFile: string, secret: string): string {
+async function until(condition: () => boolean, server: ServerProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `${server.name}: its delivery thread did not start within ${timeoutMs} ms\n${server.output()}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** How many requests the destination has answered so far. */
+async function destinationReceived(url: string): Promise<number> {
+  const stats = (await (await fetch(`${url}/stats`)).json()) as { received: number };
+  return stats.received;
+}
+
+function writeConfig(dir: string, dbFile: string, secret: string, destination: string): string {
   const file = join(dir, 'leadrelay.yaml');
   // JSON strings are valid YAML scalars, which saves escaping the path and secret by hand.
   const yaml = `server:
@@ -172,10 +250,14 @@ routes:
     to: [hubspot, slack-sales]
 `;
   writeFileSync(file, yaml);
-  // Routes must name real connector files; ingest never calls them.
+  // Two webhook connectors to one destination: two outbox rows per event, as
+  // in every earlier run of this part; `--no-worker` never calls them.
   mkdirSync(join(dir, 'connectors'));
   for (const name of ['hubspot', 'slack-sales']) {
-    writeFileSync(join(dir, 'connectors', `${name}.yaml`), 'type: webhook\nurl: http://127.0.0.1:9/unused\n');
+    writeFileSync(
+      join(dir, 'connectors', `${name}.yaml`),
+      `type: webhook\nurl: ${JSON.stringify(destination)}\n`,
+    );
   }
   return file;
 }

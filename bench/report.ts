@@ -8,7 +8,8 @@ const CLIENT_BOUND_PERCENT = 90;
 export function formatIngest(result: IngestResult, durationSeconds: number): string[] {
   const rows: [string, ServerRun][] = [
     ['bare node:http (pre-signed events, repeating)', result.bare],
-    ['leadrelay (new signed event per request)', result.leadrelay],
+    ['leadrelay serve --no-worker (new signed event per request)', result.leadrelay],
+    ['leadrelay serve, worker delivering (same load)', result.withWorker],
     ['bare node:http (one fixed request: client ceiling)', result.clientCeiling],
   ];
   const header = ['', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'client CPU', 'server CPU'];
@@ -26,7 +27,7 @@ export function formatIngest(result: IngestResult, durationSeconds: number): str
       percent(run.serverCpuPercent),
     ]),
   ];
-  const { storage } = result;
+  const { storage, workerStorage, withWorker } = result;
   const deliveriesPerEvent = storage.eventsInDb ? storage.deliveriesInDb / storage.eventsInDb : 0;
   const signingShare = (result.signingMicrosPerRequest * result.leadrelay.requestsPerSecond) / 1e4;
   const notes: string[] = [];
@@ -40,6 +41,11 @@ export function formatIngest(result: IngestResult, durationSeconds: number): str
   if (result.leadrelay.clientCpuPercent >= CLIENT_BOUND_PERCENT) {
     notes.push('note: the leadrelay run was client-bound too; its figures understate leadrelay');
   }
+  const acceptedPerSecond = withWorker.requestsPerSecond * deliveriesPerEvent;
+  const storedLine = (check: typeof storage) =>
+    `stored events: ${check.eventsInDb} in db = ${check.accepted} 2xx + ${check.storedAfterCutoff} ` +
+    `in flight when autocannon stopped (of ${check.unansweredAtCutoff} sent but unanswered)  ` +
+    (check.ok ? 'OK' : 'MISMATCH');
   return [
     `ingest: ${result.connections} connections, ${durationSeconds} s per run, ` +
       `database.durability: ${result.durability}, SQLite in a temp dir`,
@@ -55,14 +61,30 @@ export function formatIngest(result: IngestResult, durationSeconds: number): str
       `${result.leadrelay.latencyMs.p99} ms`,
       ' ms',
     ),
+    targetLine(
+      'serve with its worker ÷ --no-worker req/s',
+      result.targets.workerRatio,
+      '≥',
+      result.workerRatio.toFixed(3),
+    ),
+    targetLine(
+      'serve with its worker p99 latency',
+      result.targets.workerP99Ms,
+      '<',
+      `${withWorker.latencyMs.p99} ms`,
+      ' ms',
+    ),
+    `  meanwhile the worker delivered ${withWorker.delivered} requests to the destination ` +
+      `(${withWorker.deliveredPerSecond.toFixed(0)}/s, against ${acceptedPerSecond.toFixed(0)} deliveries/s accepted)`,
     ...notes,
     '',
-    `status codes: bare ${codes(result.bare)}; leadrelay ${codes(result.leadrelay)}`,
-    `stored events: ${storage.eventsInDb} in db = ${storage.accepted} 2xx + ${storage.storedAfterCutoff} ` +
-      `in flight when autocannon stopped (of ${storage.unansweredAtCutoff} sent but unanswered)  ` +
-      (storage.ok ? 'OK' : 'MISMATCH'),
+    `status codes: bare ${codes(result.bare)}; --no-worker ${codes(result.leadrelay)}; ` +
+      `with worker ${codes(withWorker)}`,
+    `--no-worker ${storedLine(storage)}`,
     `  2xx missing from db: ${storage.acceptedButMissing}, stored but refused or unknown: ${storage.unexpected}, ` +
       `deliveries: ${storage.deliveriesInDb} (${deliveriesPerEvent.toFixed(2)} per event)`,
+    `with worker ${storedLine(workerStorage)}`,
+    `  2xx missing from db: ${workerStorage.acceptedButMissing}, stored but refused or unknown: ${workerStorage.unexpected}`,
     `signing in the parent: ${result.signingMicrosPerRequest.toFixed(1)} µs per request, ` +
       `${percent(signingShare)} of a core at leadrelay's rate`,
   ];

@@ -1,7 +1,8 @@
 // A destination with a CRM's latency, in its own process so its work is not
 // charged to the bench or to leadrelay: every POST is answered 200 after
-// LATENCY_MS (default 100). It counts deliveries by `webhook-id` (leadrelay's
-// event id) so a run can tell delivered from delivered twice.
+// LATENCY_MS (default 100; 0 answers as soon as the body is in). It counts
+// deliveries by `webhook-id` (leadrelay's event id) so a run can tell
+// delivered from delivered twice.
 //
 //   GET /stats → { received, distinct, duplicates, firstAt, lastAt }
 //   (times from performance.timeOrigin + now(), in ms)
@@ -26,14 +27,16 @@ const server = createServer((request, response) => {
   firstAt ??= arrivedAt;
   request.resume();
   request.on('end', () => {
-    setTimeout(() => {
+    const answer = () => {
       const id = String(request.headers['webhook-id'] ?? '');
       seen.set(id, (seen.get(id) ?? 0) + 1);
       received++;
       lastAt = performance.timeOrigin + performance.now();
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{"ok":true}');
-    }, latencyMs);
+    };
+    if (latencyMs > 0) setTimeout(answer, latencyMs);
+    else answer();
   });
 });
 server.keepAliveTimeout = 60_000;

@@ -1,17 +1,18 @@
-import type { Connector, ConnectorEnvironment } from '../connectors/types.ts';
+import type { ConnectorEnvironment } from '../connectors/types.ts';
 import { ConfigHolder } from './config/config-holder.ts';
 import { watchConfig } from './config/config-watcher.ts';
 import { type LoadedConfig, loadConfig } from './config/load-config.ts';
+import { closeConnectors, retireReplacedConnectors } from './config/retire-connectors.ts';
 import type { Database } from './db/database.ts';
 import { openStore } from './db/open-store.ts';
+import { DeliveryThread } from './delivery-thread/delivery-thread.ts';
 import { DriftWatch } from './drift/drift-watch.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
 import { OpsAlerts } from './observability/alerts.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
-import { DeliveryWorker } from './outbox/delivery-worker.ts';
-import { prune } from './outbox/prune.ts';
-import { WorkerRegistry } from './outbox/worker-registry.ts';
+import type { DeliveryWorker } from './outbox/delivery-worker.ts';
+import { type RunningDeliveryWorker, startDeliveryWorker } from './outbox/start-delivery-worker.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
 export interface ServiceOptions {
@@ -27,6 +28,16 @@ export interface ServiceOptions {
   http?: boolean;
   /** Run the delivery worker (default true). */
   worker?: boolean;
+  /**
+   * Where the delivery worker runs (default `'main'`). `'main'`: on the
+   * calling thread, as `leadrelay worker` and most tests run it
+   * (`RunningService.worker`). `'thread'`: in a worker thread of this
+   * process with its own database connection, what `serve` runs
+   * (`RunningService.deliveryThread`), so delivery never takes time from
+   * the HTTP thread; the thread loads the configuration from its file and
+   * uses the real clock, so `now` and `random` cannot be given with it.
+   */
+  workerIn?: 'main' | 'thread';
   /** Reload the configuration when its files change (default true). */
   watch?: boolean;
   /** Quiet time before a reload (default 250 ms). */
@@ -42,7 +53,10 @@ export interface RunningService {
   config: ConfigHolder;
   store: Database;
   http: RunningServer | undefined;
+  /** The delivery worker, when it runs on this thread (`workerIn: 'main'`). */
   worker: DeliveryWorker | undefined;
+  /** The delivery thread, when the worker runs in one (`workerIn: 'thread'`). */
+  deliveryThread: DeliveryThread | undefined;
   logger: Logger;
   metrics: ServiceMetrics;
   alerts: OpsAlerts;
@@ -66,6 +80,11 @@ export const MIN_ADMIN_TOKEN_LENGTH = 20;
  * await service.stop();
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const inThread = options.worker !== false && options.workerIn === 'thread';
+  if (inThread && (options.now || options.random))
+    throw new Error(
+      "startService: workerIn: 'thread' runs the worker on the real clock; leave out now and random, or use workerIn: 'main'",
+    );
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
   const logger = options.logger ?? createLogger();
@@ -107,50 +126,39 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     now,
     pii,
   });
-  const worker =
-    options.worker === false
-      ? undefined
-      : new DeliveryWorker({
-          store,
-          config,
-          logger,
-          now,
-          ...(options.random ? { random: options.random } : {}),
-          pollIntervalMs: loaded.main.delivery.poll_interval,
-          metrics,
-          alerts,
-          rateShare: () => workerRateShare(),
-        });
-  if (worker) {
-    // Heartbeats on either database: the leases of a worker that died are
-    // taken over in seconds (docs/reliability.md), and several processes on
-    // one database split rate limits between them (docs/scaling.md).
-    const registry = new WorkerRegistry(store, worker.owner, {
+  let delivery: RunningDeliveryWorker | undefined;
+  let deliveryThread: DeliveryThread | undefined;
+  if (inThread) {
+    deliveryThread = new DeliveryThread({
+      configFile: loaded.file,
+      env: options.env,
+      database: loaded.main.database,
+      writeTurns: store.writeTurns,
+      pii,
+      logger,
+      store,
+      metrics,
+    });
+    const thread = deliveryThread;
+    metrics.relay(() => thread.metrics());
+  } else if (options.worker !== false) {
+    delivery = await startDeliveryWorker({
+      store,
+      config,
+      logger,
       now,
-      onBeatFailed: (error) =>
-        logger.warn(
-          { err: error },
-          'could not write this worker’s heartbeat; after 8 s without one, others take over its deliveries',
-        ),
-      onOrphans: (count) => {
-        logger.warn({ deliveries: count }, 'taking over deliveries of a worker that stopped (no heartbeat)');
-        worker.wake();
-      },
+      random: options.random,
+      metrics,
+      alerts,
     });
-    await registry.start();
-    workerRateShare = () => registry.count;
-    // Wake at once when another instance stores events.
-    const stopListening = store.listenForWork?.(() => worker.wake(), logger);
-    store.onClose(async () => {
-      await stopListening?.();
-      await registry.stop();
-    });
+    workerRateShare = delivery.rateShare;
   }
-  worker?.start();
-  const stopRetention = worker ? runRetention(store, config, logger, now) : () => {};
+  const worker = delivery?.worker;
+  const wakeWorker = () => (deliveryThread ?? worker)?.wake();
 
   let http: RunningServer | undefined;
   let drift: DriftWatch | undefined;
+  let ready = { msg: 'worker started', fields: { config: loaded.file, owner: worker?.owner } as object };
   const writer = store.eventWriter();
   if (options.http !== false) {
     const app = createApp({
@@ -160,11 +168,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger,
       now,
       metrics,
-      onStored: () => worker?.wake(),
+      onStored: wakeWorker,
       adminToken,
-      wakeWorker: () => worker?.wake(),
+      wakeWorker,
     });
     http = await startServer(app, loaded);
+    // Started once the port is ours; it claims what is due as it starts, so
+    // nothing stored before then waits for a wake.
+    deliveryThread?.start();
     if (loaded.main.drift_watch.enabled) {
       drift = new DriftWatch({
         store,
@@ -178,20 +189,30 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       });
       drift.start();
     }
-    logger.info(
-      { url: http.url, port: http.port, config: loaded.file, worker: Boolean(worker) },
-      'listening',
-    );
+    // What was bound, not `url` (a loopback address for tools on this host when
+    // the bind is every interface: 0.0.0.0 or ::).
+    const bound = http.server.address();
+    const address = typeof bound === 'object' && bound ? bound.address : String(bound);
+    ready = {
+      msg: 'listening',
+      fields: {
+        address,
+        ...(address === '0.0.0.0' || address === '::' ? { interfaces: 'all' } : {}),
+        port: http.port,
+        url: http.url,
+        config: loaded.file,
+        worker: Boolean(worker ?? deliveryThread),
+        ...(deliveryThread ? { worker_in: 'thread' } : {}),
+      },
+    };
   } else {
-    logger.info({ config: loaded.file, owner: worker?.owner }, 'worker started');
+    deliveryThread?.start();
   }
   // Connectors a reload replaced are closed once no delivery uses them (their
   // clients and shared state, e.g. a Slack workspace's pacing, are released).
-  const stopRetiring = config.onReplace((previous, next) => {
-    const kept = new Set(next.connectors.values());
-    const replaced = [...previous.connectors.values()].filter((connector) => !kept.has(connector));
-    void (worker?.settled() ?? Promise.resolve()).then(() => closeConnectors(replaced, logger));
-  });
+  // The delivery thread retires its own copies.
+  const stopRetiring = retireReplacedConnectors(config, () => worker?.settled() ?? Promise.resolve(), logger);
+  const stopReloadingThread = deliveryThread ? config.onReplace(() => deliveryThread.reload()) : () => {};
   const stopWatching =
     options.watch === false
       ? () => {}
@@ -200,6 +221,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           connectorEnvironment,
           ...(options.reloadDebounceMs ? { debounceMs: options.reloadDebounceMs } : {}),
         });
+  // Last, once everything is in place: whoever waits for this line (a supervisor,
+  // a test) may change the configuration at once, and the change must be seen.
+  logger.info(ready.fields, ready.msg);
 
   return {
     url: http?.url ?? '',
@@ -208,61 +232,24 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     store,
     http,
     worker,
+    deliveryThread,
     logger,
     metrics,
     alerts,
     drift,
     async stop() {
       stopWatching();
-      stopRetention();
+      stopReloadingThread();
       await drift?.stop();
       await http?.close();
       await writer.flush();
-      await worker?.stop(config.current.main.delivery.shutdown_timeout);
+      const { shutdown_timeout } = config.current.main.delivery;
+      await delivery?.stop(shutdown_timeout);
+      await deliveryThread?.stop(shutdown_timeout);
       stopRetiring();
       await closeConnectors([...config.current.connectors.values()], logger);
       await alerts.close();
       await store.close();
     },
-  };
-}
-
-async function closeConnectors(connectors: readonly Connector[], logger: Logger): Promise<void> {
-  for (const connector of connectors) {
-    try {
-      await connector.close?.();
-    } catch (error) {
-      logger.warn({ err: error, connector: connector.name }, 'connector did not close cleanly');
-    }
-  }
-}
-
-/** Prunes old rows once a minute (and shortly after start), never overlapping itself. */
-function runRetention(store: Database, config: ConfigHolder, logger: Logger, now: () => number): () => void {
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
-      const { retention } = config.current.main.delivery;
-      const pruned = await prune(store.db, {
-        now: now(),
-        deliveredMs: retention.delivered,
-        eventsMs: retention.events,
-      });
-      if (pruned.deliveries + pruned.events > 0) logger.info(pruned, 'pruned old rows');
-    } catch (error) {
-      logger.error({ err: error }, 'retention failed; will try again');
-    } finally {
-      running = false;
-    }
-  };
-  const first = setTimeout(tick, 5_000);
-  const every = setInterval(tick, 60_000);
-  first.unref();
-  every.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(every);
   };
 }

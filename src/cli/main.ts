@@ -123,6 +123,8 @@ async function serve(argv: string[], mode: 'serve' | 'worker' = 'serve'): Promis
       config: configPath(values.config),
       http: mode === 'serve',
       worker: mode === 'worker' || !values['no-worker'],
+      // Beside HTTP, the worker gets a thread of its own (docs/scaling.md, "The worker's thread").
+      workerIn: mode === 'serve' ? 'thread' : 'main',
     });
   } catch (error) {
     if (error instanceof ConfigError) throw error;

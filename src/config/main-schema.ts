@@ -258,6 +258,11 @@ export const mainConfigSchema = z.strictObject({
           delivered: duration.prefault('30d'),
           /** Events older than this whose deliveries are all gone are deleted (ends their idempotency). */
           events: duration.prefault('90d'),
+          /**
+           * Dead rows (and their attempts) this long after they died are deleted, so their event
+           * and its PII can go too. Unset (the default): kept until retried, never deleted.
+           */
+          dead: duration.optional(),
         })
         .prefault({}),
       /** Stops hammering a destination that fails every attempt (docs/operations.md). */

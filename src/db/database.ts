@@ -51,6 +51,12 @@ export interface Database {
   listenForWork?: (onWork: () => void, logger: Logger) => () => Promise<void>;
   /** The raw SQLite handle, for benchmarks that write rows without the HTTP path. */
   sqlite?: SQLite.Database;
+  /**
+   * SQLite file: the turns its writer thread takes for the write lock, for
+   * another thread of this process that writes the file to take turns with
+   * (`openDatabase(url, { takesTurnsWith })`; src/db/sqlite/write-turns.ts).
+   */
+  writeTurns?: SharedArrayBuffer;
   /** Runs `cleanup` when the database is closed, before the connection is. */
   onClose(cleanup: () => Promise<void>): void;
   /** Cheap round trip for `/readyz`. */

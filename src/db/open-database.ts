@@ -6,6 +6,12 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
+  /**
+   * SQLite: the `writeTurns` of this process's first connection to the file,
+   * for another thread that writes it (`serve`'s delivery thread): the two
+   * take turns for the write lock instead of sleeping in SQLite's busy handler.
+   */
+  takesTurnsWith?: SharedArrayBuffer | undefined;
 }
 
 /**
@@ -22,11 +28,14 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     const { openSqlite } = await import('./sqlite/open-sqlite.ts');
-    return openSqlite({
-      file: path === ':memory:' ? path : resolve(path),
-      durability: options.durability ?? 'full',
-      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
-    });
+    return openSqlite(
+      {
+        file: path === ':memory:' ? path : resolve(path),
+        durability: options.durability ?? 'full',
+        busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      },
+      options.takesTurnsWith ? { takesTurnsWith: options.takesTurnsWith } : {},
+    );
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('./postgres/open-postgres.ts');

@@ -1,11 +1,14 @@
 import { type Kysely, sql } from 'kysely';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Tables } from '../db/tables.ts';
 
 /** How an accepted or refused webhook is counted: `accepted`, `duplicate`, or the rejection's error code. */
 export type EventOutcome = string;
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead';
+
+/** A registry's metrics as data (`registry.getMetricsAsJSON()`), as another thread sends them. */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
  * The Prometheus metrics of one running service (SPEC §2 `GET /metrics`).
@@ -33,6 +36,8 @@ export class ServiceMetrics {
   private readonly driftWarnings: Gauge<'source'>;
   private readonly inflight: Gauge;
   private readonly buffered: Gauge;
+  private readonly threadRestarts: Counter;
+  private readonly relayed: (() => Promise<MetricsSnapshot | undefined>)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -95,6 +100,11 @@ export class ServiceMetrics {
       labelNames: ['source'],
       registers,
     });
+    this.threadRestarts = new Counter({
+      name: 'leadrelay_delivery_thread_restarts_total',
+      help: 'Times the delivery thread of `serve` ended unexpectedly and was started again (the log says why)',
+      registers,
+    });
     if (options.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'leadrelay_' });
   }
@@ -126,6 +136,23 @@ export class ServiceMetrics {
     this.alerts.inc({ connector, kind, result });
   }
 
+  deliveryThreadRestarted(): void {
+    this.threadRestarts.inc();
+  }
+
+  /**
+   * Adds the metrics of another registry — the delivery thread's, which
+   * counts attempts and alerts where they happen — to every render: samples
+   * with the same name and labels are summed, the rest listed as they are.
+   * `read` resolves to undefined when it has nothing to add.
+   *
+   * @example
+   * metrics.relay(() => thread.metrics());
+   */
+  relay(read: () => Promise<MetricsSnapshot | undefined>): void {
+    this.relayed.push(read);
+  }
+
   /** The exposition text, after reading the queue gauges from the database. */
   async render(db: Kysely<Tables>, connectors: readonly string[], now: number): Promise<string> {
     const queue = await readQueue(db);
@@ -145,7 +172,15 @@ export class ServiceMetrics {
     }
     for (const [connector, createdAt] of oldest)
       this.oldestPending.set({ connector }, Math.max(0, (now - createdAt) / 1000));
-    return this.registry.metrics();
+    if (this.relayed.length === 0) return this.registry.metrics();
+    const others = (await Promise.all(this.relayed.map((read) => read()))).filter((m) => m !== undefined);
+    const all = [await this.registry.getMetricsAsJSON(), ...others].map((metrics) =>
+      // Summed, whatever the family's own aggregator: each thread counts its own
+      // events, and a family only one thread fills (process metrics, whose
+      // start time prom-client would otherwise omit) comes out as it is.
+      metrics.map((metric) => ({ ...metric, aggregator: 'sum' as const })),
+    );
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 
   get contentType(): string {

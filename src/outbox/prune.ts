@@ -6,27 +6,54 @@ import type { Tables } from '../db/tables.ts';
  * transaction) so that SQLite's single write lock is never held long enough
  * to delay ingest: a group commit waits at most one batch. Delivered rows go
  * after `delivered` age (their attempts with them, by foreign-key cascade);
- * dead and pending rows are never pruned. Events go after `events` age once
- * none of their deliveries remain, which also ends their idempotency window.
+ * dead rows only when `deadMs` is given (`delivery.retention.dead`), counted
+ * from when they died (`updated_at`; a retry makes a row pending again);
+ * pending and leased rows never. Events go after `events` age once none of
+ * their deliveries remain, which also ends their idempotency window — and
+ * removes the contact's data, which lives in the event's payload.
+ */
+
+/** Ages (ms) past which rows are deleted; see the design note. */
+export interface RetentionOptions {
+  now: number;
+  deliveredMs: number;
+  eventsMs: number;
+  /** Dead rows older than this (since they died) are deleted; undefined keeps them. */
+  deadMs?: number | undefined;
+  batch?: number;
+}
+
+/**
+ * One batch of each kind of deletion; {@link prune} repeats it until nothing is left.
+ *
+ * @example
+ * const round = await pruneOnce(db, { now: Date.now(), deliveredMs: 30 * DAY, eventsMs: 90 * DAY, deadMs: 60 * DAY });
  */
 export async function pruneOnce(
   db: Kysely<Tables>,
-  options: { now: number; deliveredMs: number; eventsMs: number; batch?: number },
+  options: RetentionOptions,
 ): Promise<{ deliveries: number; events: number }> {
   const batch = options.batch ?? 500;
-  const deliveries = await db
-    .deleteFrom('deliveries')
-    .where(
-      'id',
-      'in',
-      db
-        .selectFrom('deliveries')
-        .select('id')
-        .where('status', '=', 'delivered')
-        .where('updated_at', '<', options.now - options.deliveredMs)
-        .limit(batch),
-    )
-    .executeTakeFirst();
+  const deleteFinished = async (status: 'delivered' | 'dead', ageMs: number) => {
+    const deleted = await db
+      .deleteFrom('deliveries')
+      .where(
+        'id',
+        'in',
+        db
+          .selectFrom('deliveries')
+          .select('id')
+          // A literal, so the partial index for that status applies (deliveries_delivered, deliveries_dead).
+          .where('status', '=', sql.lit(status))
+          .where('updated_at', '<', options.now - ageMs)
+          .limit(batch),
+      )
+      .executeTakeFirst();
+    return Number(deleted.numDeletedRows);
+  };
+  const deliveries =
+    (await deleteFinished('delivered', options.deliveredMs)) +
+    (options.deadMs === undefined ? 0 : await deleteFinished('dead', options.deadMs));
   const events = await db
     .deleteFrom('events')
     .where(
@@ -49,13 +76,19 @@ export async function pruneOnce(
         .limit(batch),
     )
     .executeTakeFirst();
-  return { deliveries: Number(deliveries.numDeletedRows), events: Number(events.numDeletedRows) };
+  return { deliveries, events: Number(events.numDeletedRows) };
 }
 
-/** Prunes until nothing old is left, yielding between batches. */
+/**
+ * Prunes until nothing old is left, yielding between batches. `deliveries`
+ * counts delivered and dead rows deleted.
+ *
+ * @example
+ * const { deliveries, events } = await prune(store.db, { now: Date.now(), deliveredMs, eventsMs, deadMs });
+ */
 export async function prune(
   db: Kysely<Tables>,
-  options: { now: number; deliveredMs: number; eventsMs: number; batch?: number },
+  options: RetentionOptions,
 ): Promise<{ deliveries: number; events: number }> {
   const total = { deliveries: 0, events: 0 };
   for (;;) {

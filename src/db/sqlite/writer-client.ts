@@ -1,6 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
+import { startThread } from '../../util/start-thread.ts';
 import type { SqliteSettings } from './open-connection.ts';
+import { INGEST, WriteTurns } from './write-turns.ts';
 
 type Pending = { resolve: (results: StoredEvent[]) => void; reject: (error: Error) => void };
 
@@ -15,7 +17,11 @@ export class SqliteWriterThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  constructor(private readonly settings: SqliteSettings) {}
+  /** `writeTurns`: shared with another thread that writes the file (write-turns.ts). */
+  constructor(
+    private readonly settings: SqliteSettings,
+    private readonly writeTurns?: SharedArrayBuffer | undefined,
+  ) {}
 
   write(events: readonly EventToStore[]): Promise<StoredEvent[]> {
     const worker = this.worker ?? this.start();
@@ -36,15 +42,11 @@ export class SqliteWriterThread {
   }
 
   private start(): Worker {
-    // Compiled (dist/), the thread runs the compiled module; from the sources,
-    // a boot file first gives the thread the TypeScript loader it lacks.
-    const worker = import.meta.url.endsWith('.js')
-      ? new Worker(new URL('./writer-thread.js', import.meta.url), {
-          workerData: { settings: this.settings },
-        })
-      : new Worker(new URL('./thread-boot.mjs', import.meta.url), {
-          workerData: { entry: new URL('./writer-thread.ts', import.meta.url).href, settings: this.settings },
-        });
+    // Compiled, the thread runs writer-thread.js; from the sources, through tsx.
+    const worker = startThread(import.meta.url, './writer-thread', {
+      settings: this.settings,
+      writeTurns: this.writeTurns,
+    });
     worker.on(
       'message',
       (message: { id: number; results?: StoredEvent[]; error?: string; code?: string }) => {
@@ -58,6 +60,8 @@ export class SqliteWriterThread {
     );
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
+      // A thread that ended mid-commit holds nothing any more.
+      if (this.writeTurns) new WriteTurns(this.writeTurns).give(INGEST);
       for (const [id, waiting] of this.pending) {
         this.pending.delete(id);
         waiting.reject(error);

@@ -2,6 +2,7 @@ import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from '
 import type { EventToStore, StoredEvent } from '../../outbox/event-to-store.ts';
 import { sqliteEventInserter } from '../../outbox/store-events.ts';
 import { openConnection, type SqliteSettings } from './open-connection.ts';
+import { INGEST, WriteTurns } from './write-turns.ts';
 
 /*
  * Runs inside a worker thread: ingest's writes, including the fsync of every
@@ -12,8 +13,11 @@ import { openConnection, type SqliteSettings } from './open-connection.ts';
 type Request = { id: number; events: EventToStore[] } | 'close';
 
 const port = parentPort as MessagePort;
-const connection = openConnection(workerData.settings as SqliteSettings);
+const settings = workerData.settings as SqliteSettings;
+const connection = openConnection(settings);
 const insert = sqliteEventInserter(connection);
+// Shared with `serve`'s delivery thread, which writes the same file (write-turns.ts).
+const turns = workerData.writeTurns ? new WriteTurns(workerData.writeTurns as SharedArrayBuffer) : undefined;
 
 port.on('message', (first: Request) => {
   const requests: Exclude<Request, 'close'>[] = [];
@@ -32,6 +36,7 @@ port.on('message', (first: Request) => {
 
 function commit(requests: Exclude<Request, 'close'>[]): void {
   let results: StoredEvent[];
+  turns?.take(INGEST, settings.busyTimeoutMs);
   try {
     results = insert(requests.flatMap((request) => request.events));
   } catch (error) {
@@ -44,6 +49,8 @@ function commit(requests: Exclude<Request, 'close'>[]): void {
       });
     }
     return;
+  } finally {
+    turns?.give(INGEST);
   }
   let offset = 0;
   for (const request of requests) {
