@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { startWorkerProcess } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -43,17 +43,7 @@ async function post(service: TestService, event: Record<string, unknown>): Promi
   return String(response.json.id);
 }
 
-async function worker(service: TestService): Promise<ChildServer> {
-  const child = await startChildServer(service.configFile, {
-    command: ['worker'],
-    ready: '"msg":"worker started"',
-  });
-  cleanups.push(async () => {
-    child.child.kill('SIGKILL');
-    await child.exited;
-  });
-  return child;
-}
+const worker = (service: TestService) => startWorkerProcess(service.configFile, cleanups);
 
 /** Kills the first worker once `written` holds, then lets a second one finish the delivery. */
 async function crashAfterWrite(service: TestService, id: string, written: () => boolean, what: string) {

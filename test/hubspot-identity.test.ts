@@ -6,7 +6,7 @@ import { WebhookSandbox } from '../sandboxes/webhook/index.ts';
 import { ConfigError } from '../src/config/config-error.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { lookupIdentities } from '../src/identity/lookup-identities.ts';
-import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { startWorkerProcess } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { newSecret, startTestService, startWorker, type TestService } from './helpers/harness.ts';
 import { leadEvent, officialHeaders } from './helpers/sign.ts';
@@ -643,14 +643,4 @@ async function rewriteConnector(service: TestService, extra: Record<string, unkn
   writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), ...extra }));
 }
 
-async function worker(service: TestService): Promise<ChildServer> {
-  const child = await startChildServer(service.configFile, {
-    command: ['worker'],
-    ready: '"msg":"worker started"',
-  });
-  cleanups.push(async () => {
-    child.child.kill('SIGKILL');
-    await child.exited;
-  });
-  return child;
-}
+const worker = (service: TestService) => startWorkerProcess(service.configFile, cleanups);

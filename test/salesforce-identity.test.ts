@@ -11,7 +11,7 @@ import {
   settled,
   webhookSecret,
 } from './fixtures/salesforce/helpers.ts';
-import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { startWorkerProcess } from './helpers/child-server.ts';
 import { cleanupsAfter } from './helpers/cleanups.ts';
 import { startTestService, type TestService } from './helpers/harness.ts';
 import { until } from './helpers/until.ts';
@@ -358,17 +358,7 @@ describe('a worker killed after Salesforce wrote, before leadrelay recorded the 
   /** The answer the sandbox holds back; the worker is killed long before it comes. */
   const HELD_MS = 120_000;
 
-  async function worker(service: TestService): Promise<ChildServer> {
-    const child = await startChildServer(service.configFile, {
-      command: ['worker'],
-      ready: '"msg":"worker started"',
-    });
-    cleanups.push(async () => {
-      child.child.kill('SIGKILL');
-      await child.exited;
-    });
-    return child;
-  }
+  const worker = (service: TestService) => startWorkerProcess(service.configFile, cleanups);
 
   /** Holds the answer to the next record-and-Task call, kills the worker once it wrote, lets another finish. */
   async function crashAfterWrite(sandbox: SalesforceSandbox, service: TestService, id: string) {

@@ -76,3 +76,23 @@ export async function startChildServer(
   });
   return { child, url, output: collected, exited };
 }
+
+/**
+ * A `leadrelay worker` process on the configuration, ready once it logs that it
+ * started; SIGKILLed (and awaited) by the test's cleanups, pass or fail.
+ *
+ * @example
+ * const first = await startWorkerProcess(service.configFile, cleanups);
+ * first.child.kill('SIGKILL');
+ */
+export async function startWorkerProcess(
+  configFile: string,
+  cleanups: (() => Promise<unknown> | unknown)[],
+): Promise<ChildServer> {
+  const child = await startChildServer(configFile, { command: ['worker'], ready: '"msg":"worker started"' });
+  cleanups.push(async () => {
+    child.child.kill('SIGKILL');
+    await child.exited;
+  });
+  return child;
+}
