@@ -9,10 +9,14 @@ import { DeliveryThread } from './delivery-thread/delivery-thread.ts';
 import { DriftWatch } from './drift/drift-watch.ts';
 import { createApp } from './http/app.ts';
 import { type RunningServer, startServer } from './http/server.ts';
-import { OpsAlerts } from './observability/alerts.ts';
+import type { OpsAlerts } from './observability/alerts.ts';
 import { ServiceMetrics } from './observability/metrics.ts';
 import type { DeliveryWorker } from './outbox/delivery-worker.ts';
-import { type RunningDeliveryWorker, startDeliveryWorker } from './outbox/start-delivery-worker.ts';
+import {
+  opsAlertsFor,
+  type RunningDeliveryWorker,
+  startDeliveryWorker,
+} from './outbox/start-delivery-worker.ts';
 import { createLogger, type Logger } from './util/logger.ts';
 
 export interface ServiceOptions {
@@ -115,17 +119,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const pii = (env.LOG_PII ?? loaded.env.LOG_PII) === 'true';
-  const alerts = new OpsAlerts({
-    config: () => ({
-      alerts: config.current.main.alerts,
-      breakerAfterFailingFor: config.current.main.delivery.breaker.after_failing_for,
-      connectors: config.current.connectors,
-    }),
-    logger,
-    metrics,
-    now,
-    pii,
-  });
+  const alerts = opsAlertsFor(config, { logger, metrics, now, pii });
   let delivery: RunningDeliveryWorker | undefined;
   let deliveryThread: DeliveryThread | undefined;
   if (inThread) {

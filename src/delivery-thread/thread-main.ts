@@ -6,9 +6,8 @@ import { ConfigHolder } from '../config/config-holder.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { closeConnectors, retireReplacedConnectors } from '../config/retire-connectors.ts';
 import { openDatabase } from '../db/open-database.ts';
-import { OpsAlerts } from '../observability/alerts.ts';
 import { ServiceMetrics } from '../observability/metrics.ts';
-import { startDeliveryWorker } from '../outbox/start-delivery-worker.ts';
+import { opsAlertsFor, startDeliveryWorker } from '../outbox/start-delivery-worker.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from './messages.ts';
 
@@ -51,16 +50,7 @@ const store = await openDatabase(data.database.url, {
 });
 // Counts what happens here; the main thread adds these to its own at every scrape.
 const metrics = new ServiceMetrics({ defaultMetrics: false });
-const alerts = new OpsAlerts({
-  config: () => ({
-    alerts: config.current.main.alerts,
-    breakerAfterFailingFor: config.current.main.delivery.breaker.after_failing_for,
-    connectors: config.current.connectors,
-  }),
-  logger,
-  metrics,
-  pii: data.pii,
-});
+const alerts = opsAlertsFor(config, { logger, metrics, pii: data.pii });
 const delivery = await startDeliveryWorker({ store, config, logger, now: Date.now, metrics, alerts });
 rateShare = delivery.rateShare;
 const stopRetiring = retireReplacedConnectors(config, () => delivery.worker.settled(), logger);

@@ -1,11 +1,33 @@
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { Database } from '../db/database.ts';
-import type { DeliveryAlerts } from '../observability/alerts.ts';
+import { type DeliveryAlerts, OpsAlerts } from '../observability/alerts.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import type { Logger } from '../util/logger.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
 import { prune } from './prune.ts';
 import { WorkerRegistry } from './worker-registry.ts';
+
+/**
+ * Ops alerts that follow the configuration as it is reloaded: the same
+ * wiring for `serve`'s delivery thread, its HTTP thread and `leadrelay worker`
+ * (observability itself never reads a configuration holder).
+ *
+ * @example
+ * const alerts = opsAlertsFor(config, { logger, metrics, pii: false });
+ */
+export function opsAlertsFor(
+  config: ConfigHolder,
+  options: { logger: Logger; metrics: ServiceMetrics; pii: boolean; now?: () => number },
+): OpsAlerts {
+  return new OpsAlerts({
+    config: () => ({
+      alerts: config.current.main.alerts,
+      breakerAfterFailingFor: config.current.main.delivery.breaker.after_failing_for,
+      connectors: config.current.connectors,
+    }),
+    ...options,
+  });
+}
 
 export interface DeliveryWorkerSetup {
   store: Database;
