@@ -495,6 +495,28 @@ describe('HubSpot: a new email with the phone of a contact leadrelay never resol
     );
   });
 
+  it('a colleague leadrelay delivered earlier with the same office phone: a new contact, not the colleague’s', async () => {
+    const { hubspot, service } = await setup();
+    // Sam's lead maps his phone to his contact…
+    const sam = await post(service, qualified('conv_sam', { email: 'sam@acme.example', phone: PHONE }));
+    const samContact = (await delivered(service, sam)).result.contact_id;
+    expect(await known(service, ['phone:+14155550142'])).toEqual({
+      'phone:+14155550142': `contact:${samContact}`,
+    });
+    // …and Dana, with her own email and the same office number, must not be written onto it.
+    const dana = await post(
+      service,
+      qualified('conv_dana', { email: 'dana.reyes@acme.example', phone: PHONE }),
+    );
+    const danaContact = (await delivered(service, dana)).result.contact_id;
+    expect(danaContact).not.toBe(samContact);
+    expect(hubspot.state.contacts.get(String(samContact))?.properties.email).toBe('sam@acme.example');
+    expect(noteBodies(hubspot, String(samContact))).toHaveLength(1);
+    expect(await known(service, ['email:dana.reyes@acme.example'])).toEqual({
+      'email:dana.reyes@acme.example': `contact:${danaContact}`,
+    });
+  });
+
   it('several contacts with that phone: not matched by phone, the lead is not failed but upserted by its email', async () => {
     const { hubspot, service } = await setup();
     const one = hubspot.state.createContact({ phone: '+14155550142' });

@@ -73,7 +73,12 @@ export function noteText(p: Planned, keptEmail: string | undefined): string {
 }
 
 function knownContact(context: DeliveryContext): Planned['known'] {
-  for (const identifier of context.identifiers ?? []) {
+  const identifiers = context.identifiers ?? [];
+  // A phone is shared far more often than an email (an office number): with an email in
+  // hand, the contact a phone was mapped to is someone else's until the email says otherwise.
+  const hasEmail = identifiers.some((identifier) => identifier.startsWith('email:'));
+  for (const identifier of identifiers) {
+    if (hasEmail && identifier.startsWith('phone:')) continue;
     const record = context.known?.[identifier];
     const id = record?.startsWith('contact:') ? record.slice('contact:'.length) : undefined;
     if (id) return { identifier, id };
