@@ -55,7 +55,7 @@ export default {
         const mark = (what) =>
           appendFileSync(
             join(settings.dir, 'log'),
-            JSON.stringify({ what, id: context.eventId, source: context.source, at: Date.now(), thread: threadId }) + '\\n',
+            JSON.stringify({ what, id: context.eventId, source: context.source, at: Date.now(), thread: threadId, attempt: context.attempt, checkAfter: context.earlierAttemptsEndedBy }) + '\\n',
           );
         if (asked.crash && !existsSync(join(settings.dir, 'crashed'))) {
           writeFileSync(join(settings.dir, 'crashed'), '');
@@ -85,6 +85,9 @@ export default {
 
 interface Mark {
   what: 'blocking' | 'waiting' | 'crashing' | 'delivered';
+  attempt?: number;
+  /** What the connector was told about earlier attempts (DeliveryContext.earlierAttemptsEndedBy). */
+  checkAfter?: number;
   id: string;
   source: string;
   at: number;
@@ -255,6 +258,10 @@ describe('serve’s delivery thread', () => {
     child.child.kill('SIGTERM');
     expect(await child.exited).toBe(0);
     expect(await deliveryOf(service, doomed)).toEqual({ status: 'delivered', lease_owner: null });
+    // The dead thread's call may have written: the new thread is told so, and connectors check before redoing.
+    const redone = marks().find((m) => m.what === 'delivered' && m.id === doomed);
+    expect(redone?.attempt).toBeGreaterThanOrEqual(2);
+    expect(redone?.checkAfter).toEqual(expect.any(Number));
   });
 
   it('takes a configuration change the main thread accepted, and raises ops alerts from the thread', async () => {

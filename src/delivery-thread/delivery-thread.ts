@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { Database } from '../db/database.ts';
 import { DELIVERY, WriteTurns } from '../db/sqlite/write-turns.ts';
 import type { MetricsSnapshot, ServiceMetrics } from '../observability/metrics.ts';
-import { releaseLeases } from '../outbox/finish-delivery.ts';
+import { expireLeasesOf } from '../outbox/expire-orphaned-leases.ts';
 import type { Logger } from '../util/logger.ts';
 import { startThread } from '../util/start-thread.ts';
 import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from './messages.ts';
@@ -194,13 +194,15 @@ export class DeliveryThread {
   }
 
   /**
-   * The thread's calls ended with it, so its leases are given back now rather
-   * than when its heartbeat is 8 s old: at least once, as after any crash.
+   * The thread's calls ended with it, so its leases end now rather than when
+   * its heartbeat is 8 s old: at least once, as after any crash. Ended in
+   * place, not released as plain retries: a call may have written before the
+   * thread went, and the claim then tells connectors to check before redoing.
    */
   private async releaseLeasesOf(owner: string | undefined): Promise<void> {
     if (owner === undefined) return;
     try {
-      const released = await releaseLeases(this.options.store.db, owner, Date.now());
+      const released = await expireLeasesOf(this.options.store.db, owner, Date.now());
       if (released > 0)
         this.options.logger.warn({ owner, released }, 'released the deliveries the delivery thread held');
     } catch (error) {

@@ -50,3 +50,24 @@ export async function expireOrphanedLeases(
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
+
+/**
+ * Ends every lease of one owner now, in place: what the main thread does when
+ * `serve`'s delivery thread died or had to be ended. Its calls may have
+ * written before it went, so the rows are not put back as plain retries
+ * (releaseLeases, for a graceful stop): an ended lease is claimed as a
+ * takeover, with `earlierAttemptsEndedBy` set to the claim's time, and the
+ * connectors check before redoing — HubSpot waits out its search lag.
+ *
+ * @example
+ * await expireLeasesOf(store.db, owner, Date.now());
+ */
+export async function expireLeasesOf(db: Kysely<Tables>, owner: string, now: number): Promise<number> {
+  const result = await db
+    .updateTable('deliveries')
+    .set({ lease_expires_at: now - 1 })
+    .where('status', '=', sql.lit('leased'))
+    .where('lease_owner', '=', owner)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
