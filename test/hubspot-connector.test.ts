@@ -274,6 +274,29 @@ describe('HubSpot connector (real SDK against the sandbox)', () => {
     expect(hubspot.log.filter((e) => e.path.endsWith('/notes/batch/create'))).toHaveLength(1);
   });
 
+  it('a database error while a delivery is prepared leaves it queued, sends nothing, and the worker goes on', async () => {
+    const { hubspot, service } = await setup({ delivery: { retry_schedule: ['0s', '0s', '0s', '0s'] } });
+    const { sql } = await import('kysely');
+    // The identity map cannot be read (a database that fails mid-run).
+    await sql`alter table identities rename to identities_away`.execute(service.store.db);
+    const id = await post(service, leadEvent({ contact: dana }));
+    await until(async () => {
+      const attempts = await service.store.db
+        .selectFrom('attempts')
+        .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
+        .select('attempts.error')
+        .where('deliveries.event_id', '=', id)
+        .execute();
+      return attempts.some((a) => a.error?.startsWith('could not prepare the delivery'));
+    }, 'the failed preparation recorded');
+    expect(hubspot.log).toHaveLength(0);
+    expect((await row(service, id)).status).toBe('pending');
+    await sql`alter table identities_away rename to identities`.execute(service.store.db);
+    service.worker?.wake();
+    expect((await finished(service, id)).status).toBe('delivered');
+    expect(hubspot.state.contacts.size).toBe(1);
+  });
+
   it('in a batch whose note call fails, a retry that found its note is delivered, not dead', async () => {
     const hubspot = await HubSpotSandbox.start();
     cleanups.push(() => hubspot.close());

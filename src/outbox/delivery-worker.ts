@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DeliveryError } from '../../connectors/errors.ts';
 import type { Connector, DeliveryContext, DeliveryResult } from '../../connectors/types.ts';
 import type { ConfigHolder } from '../config/config-holder.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
@@ -212,12 +213,21 @@ export class DeliveryWorker {
       const group = rows.slice(i, i + batchSize);
       slots.limiter.take(1);
       slots.inflight++;
-      const run = this.perform(config, connector, group).finally(() => {
-        this.leases.release(group.map((row) => row.id));
-        slots.inflight--;
-        this.running.delete(run);
-        this.wakeSoon();
-      });
+      const run = this.perform(config, connector, group)
+        // A bug here must not end the worker (or serve's delivery thread): the leases run
+        // out and the rows are claimed again.
+        .catch((error: unknown) =>
+          this.options.logger.error(
+            { err: error, deliveries: group.map((row) => row.id) },
+            'could not perform deliveries',
+          ),
+        )
+        .finally(() => {
+          this.leases.release(group.map((row) => row.id));
+          slots.inflight--;
+          this.running.delete(run);
+          this.wakeSoon();
+        });
       this.running.add(run);
     }
     return !probe && rows.length === limit;
@@ -225,7 +235,26 @@ export class DeliveryWorker {
 
   private async perform(config: LoadedConfig, connector: Connector, rows: ClaimedDelivery[]): Promise<void> {
     const ready: { row: ClaimedDelivery; context: DeliveryContext }[] = [];
-    for (const row of rows) ready.push({ row, context: await this.contextFor(connector, row) });
+    try {
+      for (const row of rows) ready.push({ row, context: await this.contextFor(connector, row) });
+    } catch (error) {
+      // The database failed while the context was read (the identity map, related results):
+      // nothing was sent, so the rows wait like a retry without using one up.
+      const notSent = new DeliveryError(`could not prepare the delivery: ${(error as Error).message}`, {
+        retryable: true,
+        notSent: true,
+      });
+      await this.finish(
+        rows.map((row) =>
+          this.reporter.report(config, connector, row, notSent, {
+            startedAt: this.now(),
+            durationMs: 0,
+            requestSummary: 'nothing sent',
+          }),
+        ),
+      );
+      return;
+    }
 
     const startedAt = this.now();
     const started = performance.now();

@@ -122,6 +122,9 @@ async function personKeys(
       links.push({ identifier, person: chosen.person });
     }
   }
+  // In one order everywhere: two PostgreSQL batches linking the same new identifiers in
+  // opposite orders would otherwise deadlock, and one of them would fail its whole write.
+  links.sort((a, b) => (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0));
   for (const chunk of chunks(links, 1000))
     await trx
       .insertInto('people')
