@@ -69,8 +69,10 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
     const { error, results } = await migrator.migrateToLatest();
     // kysely's migrator finds its own table by listing every table of the database;
     // another schema dropped during that listing (another tenant's, a test's) fails it
-    // with "schema … does not exist" (3F000). Nothing was migrated: look again.
-    if (error && (error as { code?: string }).code === '3F000' && attempt < 10) continue;
+    // with "schema … does not exist" (3F000), or — a table dropped between the listing and
+    // reading its columns — "relation … does not exist" (42P01). Nothing was migrated: look again.
+    const code = (error as { code?: string } | undefined)?.code;
+    if (error && (code === '3F000' || code === '42P01') && attempt < 10) continue;
     if (error) throw error;
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   }
