@@ -70,6 +70,8 @@ export function rawRequest(
     headers: Record<string, string>;
     chunks: Buffer[];
     chunkDelayMs?: number;
+    /** On a connection of its own rather than the global agent's kept-alive ones. */
+    newConnection?: boolean;
   },
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -81,6 +83,7 @@ export function rawRequest(
         method: options.method,
         path: options.path,
         headers: options.headers,
+        ...(options.newConnection ? { agent: false } : {}),
       },
       (res) => {
         const parts: Buffer[] = [];
