@@ -118,6 +118,10 @@ export async function claimDeliveries(db: Kysely<Tables>, options: ClaimOptions)
  * choosing and leasing rows — in five round trips (begin, the lock, the
  * two leasing statements, commit) rather than seven; reading the leased
  * rows' events follows outside it, when no other claimer can take them.
+ * Should that read fail (the database gone between the two), the rows stay
+ * leased to this worker, unrenewed: their lease runs out and they are claimed
+ * again as taken over, checked before redoing — later, never lost. (On SQLite
+ * the leasing statements never shared a transaction with the read either.)
  */
 
 /** Leases what is claimable: rows whose worker died first (their leases ran out), then due rows, oldest due first. */
